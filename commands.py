@@ -1,0 +1,77 @@
+"""Command-line tools: `flask --app app import-talks`, `flask --app app seed-demo`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+from flask import Flask, current_app
+
+from extensions import db
+from models import Series
+from services import demo, talks
+from services.importer import Importer, ImportSettings, reports_failed
+
+
+def the_series() -> Series:
+    config = current_app.config
+    return talks.get_series(
+        db.session,
+        name=config["SERIES_NAME"],
+        timezone=config["SERIES_TIMEZONE"],
+        default_minutes=config["SERIES_DEFAULT_MINUTES"],
+        contact_email=config["SERIES_CONTACT_EMAIL"],
+    )
+
+
+@click.command("import-talks")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--schedule", is_flag=True, help="The files are schedule pages or archive posts (oldest first).")
+@click.option("--site-url", help="The old site's address, to resolve site-relative images and links.")
+@click.option("--dry-run", is_flag=True, help="Read and report, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per talk on standard output.")
+def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, dry_run: bool, as_json: bool) -> None:
+    """Import Jekyll talk posts (files or folders, recursively), or schedule pages with --schedule.
+
+    Each file is reported on standard error: imported, updated, unchanged, skipped or failed.
+    The exit status is 1 when any file failed.
+    """
+    importer = Importer(db.session, the_series(), ImportSettings(site_url=site_url))
+    reports = importer.import_schedules(paths) if schedule else importer.import_posts(paths)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for report in reports:
+        click.echo(report.line(), err=True)
+        for warning in report.warnings:
+            click.echo(f"          warning: {warning}", err=True)
+    counts: dict[str, int] = {}
+    for report in reports:
+        counts[report.outcome] = counts.get(report.outcome, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no files"
+    click.echo(f"{'Dry run, nothing written: ' if dry_run else ''}{summary}.", err=True)
+    if as_json:
+        if schedule:
+            payload = [{"source": r.source, "outcome": r.outcome, "reason": r.reason, "warnings": r.warnings} for r in reports]
+        else:
+            payload = [r.talk for r in reports if r.talk is not None]
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    if reports_failed(reports):
+        sys.exit(1)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Add the demo talks (or move them to dates around today, when they exist)."""
+    created = demo.seed(db.session, the_series(), today=datetime.now(UTC))
+    db.session.commit()
+    click.echo(f"Demo content ready ({created} talks added).", err=True)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(import_talks)
+    app.cli.add_command(seed_demo)

@@ -1,0 +1,62 @@
+"""Loading configuration: built-in defaults, then instance/config.py, then LECTERN_* variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import defaults
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    app.config.from_object(defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    # Values are parsed as JSON when they look like it ("60", "true"), else kept as strings.
+    app.config.from_prefixed_env(prefix="LECTERN")
+    if overrides:
+        app.config.update(overrides)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'lectern.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = shared_secret_key(instance / "secret_key")
+
+
+def shared_secret_key(path: Path) -> str:
+    """Read the instance's secret key, creating it once.
+
+    Several workers may start at the same moment: each writes a candidate to a temporary
+    file and tries to link it into place; link() fails when the key already exists, so
+    exactly one candidate wins and every worker then reads that one.
+    """
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    key = path.read_text().strip()
+    if not key:
+        raise FileNotFoundError(path)
+    return key

@@ -1,0 +1,24 @@
+"""Built-in configuration. `instance/config.py` and `LECTERN_*` environment variables override it."""
+
+from __future__ import annotations
+
+# Where the data lives. Empty means a SQLite file in the instance folder.
+DATABASE_URL = ""
+
+# "development" enables conveniences that must never reach production.
+ENV = "production"
+
+# The series a fresh installation starts with; organizers change it later.
+SERIES_NAME = "Lectern Talks"
+SERIES_TIMEZONE = "America/Montreal"
+SERIES_DEFAULT_MINUTES = 60
+SERIES_CONTACT_EMAIL = "talks@example.org"
+
+# Public address of the site, used in feeds and calendar files when there is no request.
+SITE_URL = "http://127.0.0.1:5000"
+
+# How long a browser or proxy may reuse a talk page before asking again (seconds).
+PUBLIC_PAGE_MAX_AGE = 60
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"

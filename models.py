@@ -1,0 +1,251 @@
+"""Lectern's data: a series, its rooms, semesters, talks and schedule.
+
+Times are stored in UTC. Local times exist only at the edges (forms, pages, import), converted
+with the series' IANA zone.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as UTC on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TalkStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class EntryKind(enum.StrEnum):
+    """What a schedule row without a talk stands for."""
+
+    BREAK = "break"
+    CONFERENCE = "conference"
+    TBD = "tbd"
+    CANCELLED = "cancelled"
+    NOTE = "note"
+
+
+class Series(Base):
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Montreal")
+    default_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    rooms: Mapped[list[Room]] = relationship(back_populates="series", order_by="Room.name")
+
+
+class Room(Base):
+    __tablename__ = "room"
+    __table_args__ = (UniqueConstraint("series_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    directions: Mapped[str] = mapped_column(Text, default="")
+
+    series: Mapped[Series] = relationship(back_populates="rooms")
+
+
+class Semester(Base):
+    __tablename__ = "semester"
+    __table_args__ = (UniqueConstraint("series_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"))
+    slug: Mapped[str] = mapped_column(String(64))  # "summer-2024"
+    name: Mapped[str] = mapped_column(String(120))  # "Summer 2024"
+    intro_md: Mapped[str] = mapped_column(Text, default="")
+
+    talks: Mapped[list[Talk]] = relationship(back_populates="semester", order_by="Talk.starts_at")
+    entries: Mapped[list[ScheduleEntry]] = relationship(
+        back_populates="semester", order_by="ScheduleEntry.position", cascade="all, delete-orphan"
+    )
+
+
+class Talk(Base):
+    __tablename__ = "talk"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"))
+    semester_id: Mapped[int | None] = mapped_column(ForeignKey("semester.id"))
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[TalkStatus] = mapped_column(
+        Enum(TalkStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=TalkStatus.SCHEDULED,
+    )
+    published: Mapped[bool] = mapped_column(default=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    online_platform: Mapped[str | None] = mapped_column(String(60))
+    intro_md: Mapped[str] = mapped_column(Text, default="")
+    paper_url: Mapped[str | None] = mapped_column(String(2000))
+    slides_url: Mapped[str | None] = mapped_column(String(2000))
+    recording_url: Mapped[str | None] = mapped_column(String(2000))
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{"label", "url"}]
+    images: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Where an imported talk came from: the post's file name (without a "@commit" suffix),
+    # its path as given, and a digest of its text to tell "unchanged" from "updated".
+    source_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    source_path: Mapped[str | None] = mapped_column(String(1000))
+    source_digest: Mapped[str | None] = mapped_column(String(64))
+    # Incremented on every change that matters to attendees (calendar SEQUENCE).
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    series: Mapped[Series] = relationship()
+    semester: Mapped[Semester | None] = relationship(back_populates="talks")
+    room: Mapped[Room | None] = relationship()
+    parts: Mapped[list[TalkPart]] = relationship(
+        back_populates="talk", order_by="TalkPart.position", cascade="all, delete-orphan"
+    )
+    sections: Mapped[list[TalkSection]] = relationship(
+        back_populates="talk", order_by="TalkSection.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def speakers(self) -> list[Speaker]:
+        return [speaker for part in self.parts for speaker in part.speakers]
+
+    @property
+    def speaker_names(self) -> list[str]:
+        return [speaker.name for speaker in self.speakers]
+
+    @property
+    def affiliation(self) -> str | None:
+        """The speakers' affiliations as one line, each named once, in order."""
+        seen: list[str] = []
+        for speaker in self.speakers:
+            if speaker.affiliation and speaker.affiliation not in seen:
+                seen.append(speaker.affiliation)
+        return " and ".join(seen) or None
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == TalkStatus.CANCELLED
+
+
+class TalkPart(Base):
+    """One presentation within a talk: most talks have one, intern sessions several."""
+
+    __tablename__ = "talk_part"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str | None] = mapped_column(String(500))
+    abstract_md: Mapped[str] = mapped_column(Text, default="")
+    bio_md: Mapped[str] = mapped_column(Text, default="")
+
+    talk: Mapped[Talk] = relationship(back_populates="parts")
+    speakers: Mapped[list[Speaker]] = relationship(
+        back_populates="part", order_by="Speaker.position", cascade="all, delete-orphan"
+    )
+
+
+class Speaker(Base):
+    __tablename__ = "speaker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("talk_part.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    affiliation: Mapped[str | None] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(2000))
+
+    part: Mapped[TalkPart] = relationship(back_populates="speakers")
+
+
+class TalkSection(Base):
+    """A section of an imported post that is neither abstract, bio nor logistics."""
+
+    __tablename__ = "talk_section"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    heading: Mapped[str] = mapped_column(String(300))
+    body_md: Mapped[str] = mapped_column(Text, default="")
+
+    talk: Mapped[Talk] = relationship(back_populates="sections")
+
+
+class ScheduleEntry(Base):
+    """A row of a semester's schedule that is not a talk: a break, a conference week, TBD..."""
+
+    __tablename__ = "schedule_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    semester_id: Mapped[int] = mapped_column(ForeignKey("semester.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[EntryKind] = mapped_column(
+        Enum(EntryKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    on_date: Mapped[date | None] = mapped_column(Date)
+    label: Mapped[str] = mapped_column(Text, default="")
+
+    semester: Mapped[Semester] = relationship(back_populates="entries")

@@ -1,0 +1,82 @@
+"""A counter of changes to public content, shared by every worker process.
+
+Public pages are cached in each worker's memory; before serving a cached copy a worker
+compares the version it was rendered at with this counter. Reading it is one stat() call,
+so an unchanged page costs no database query and no rendering.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+import models
+
+# Writes to these tables change what a visitor sees.
+PUBLIC_MODELS = (
+    models.Series,
+    models.Room,
+    models.Semester,
+    models.Talk,
+    models.TalkPart,
+    models.Speaker,
+    models.TalkSection,
+    models.ScheduleEntry,
+)
+
+
+class ContentVersion:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def current(self) -> int:
+        """The file's modification time in nanoseconds; 0 before the first change."""
+        try:
+            return os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def bump(self) -> None:
+        previous = self.current()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()
+        if self.current() == previous:
+            # Two changes within the clock's resolution: move the time on explicitly.
+            os.utime(self.path, ns=(previous + 1, previous + 1))
+
+
+def bump_after_commits(session_target: object, resolve: Callable[[], ContentVersion]) -> None:
+    """Bump the version after every commit that wrote public content.
+
+    `resolve` finds the counter for the session at hand (one per application), so one set
+    of listeners serves every application sharing the session factory.
+    """
+    global _resolve
+    _resolve = resolve
+    if event.contains(session_target, "after_commit", _bump):
+        return
+    event.listen(session_target, "after_flush", _note_changes)
+    event.listen(session_target, "after_commit", _bump)
+    event.listen(session_target, "after_rollback", _forget)
+
+
+_resolve: Callable[[], ContentVersion] | None = None
+
+
+def _note_changes(session: Session, _flush_context: object) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, PUBLIC_MODELS) for obj in changed):
+        session.info["public_content_changed"] = True
+
+
+def _bump(session: Session) -> None:
+    if session.info.pop("public_content_changed", False) and _resolve is not None:
+        _resolve().bump()
+
+
+def _forget(session: Session) -> None:
+    session.info.pop("public_content_changed", None)

@@ -1,0 +1,70 @@
+"""Public iCalendar files: one talk, or the whole series (METHOD:PUBLISH, nothing private)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+
+from models import Series, Talk, TalkStatus
+
+PRODID = "-//Lectern//Talk series//EN"
+
+
+def talk_uid(talk: Talk, domain: str) -> str:
+    """Stable for the talk's lifetime: built from its id, never from its date or title."""
+    return f"talk-{talk.id}@{domain}"
+
+
+def location_text(talk: Talk) -> str:
+    places = [talk.room.name] if talk.room else []
+    if talk.online_platform:
+        places.append(f"online ({talk.online_platform})")
+    return " and ".join(places)
+
+
+def talk_event(talk: Talk, *, tz: ZoneInfo, domain: str, url: str, stamp: datetime) -> Event:
+    event = Event()
+    event.add("uid", talk_uid(talk, domain))
+    event.add("dtstamp", stamp)
+    event.add("sequence", talk.sequence)
+    event.add("dtstart", talk.starts_at.astimezone(tz))
+    event.add("dtend", talk.ends_at.astimezone(tz))
+    speakers = ", ".join(talk.speaker_names)
+    event.add("summary", f"{talk.title} ({speakers})" if speakers else talk.title)
+    description = [talk.title]
+    if speakers:
+        description.append(f"Speaker{'s' if len(talk.speaker_names) > 1 else ''}: {speakers}")
+    if talk.affiliation:
+        description.append(talk.affiliation)
+    description.append(f"Details: {url}")
+    event.add("description", "\n".join(description))
+    if location := location_text(talk):
+        event.add("location", location)
+    event.add("url", url)
+    event.add("status", "CANCELLED" if talk.status == TalkStatus.CANCELLED else
+              "TENTATIVE" if talk.status == TalkStatus.TENTATIVE else "CONFIRMED")  # fmt: skip
+    event.add("last-modified", talk.updated_at)
+    return event
+
+
+def public_calendar(
+    series: Series, talks: Iterable[Talk], *, domain: str, url_for_talk: Callable[[Talk], str], stamp: datetime
+) -> bytes:
+    tz = ZoneInfo(series.timezone)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", series.name)
+    calendar.add("x-wr-timezone", series.timezone)
+    talks = list(talks)
+    for talk in talks:
+        calendar.add_component(talk_event(talk, tz=tz, domain=domain, url=url_for_talk(talk), stamp=stamp))
+    # The zone's rules only for the years the talks span, not the default 1970-2038 span.
+    years = [talk.starts_at.year for talk in talks] or [stamp.year]
+    calendar.add_missing_timezones(first_date=date(min(years) - 1, 1, 1), last_date=date(max(years) + 1, 12, 31))
+    return calendar.to_ical()

@@ -1,0 +1,413 @@
+"""Bringing the group's Jekyll posts and schedule pages into Lectern.
+
+Each file is applied in a savepoint of its own: a broken file is reported and rolled back
+without touching the others, and no talk is ever left half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import (
+    EntryKind,
+    Room,
+    ScheduleEntry,
+    Semester,
+    Series,
+    Speaker,
+    Talk,
+    TalkPart,
+    TalkSection,
+    TalkStatus,
+)
+from services import jekyll
+
+# Folders of a Jekyll site that hold no talk posts; named in the report when skipped.
+SKIPPED_FOLDERS = {
+    "_history": "an older version of a post, kept for history (import it by naming the file)",
+    "_pages": "a site page, not a talk post (schedule pages go through --schedule)",
+    "_includes": "a template fragment, not a talk post",
+    "_layouts": "a template, not a talk post",
+    "_site": "the generated site, not a source post",
+    "assets": "site assets, not a talk post",
+}
+
+
+@dataclass
+class FileReport:
+    source: str
+    outcome: str  # "imported", "updated", "unchanged", "skipped" or "failed"
+    reason: str | None = None
+    talk: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def line(self) -> str:
+        text = f"{self.outcome:<9} {self.source}"
+        if self.talk:
+            text += f" -> /talks/{self.talk['slug']}"
+        if self.reason:
+            text += f" ({self.reason})"
+        return text
+
+
+@dataclass
+class ImportSettings:
+    site_url: str | None = None
+    talk_path: Callable[[str], str] = lambda slug: f"/talks/{slug}"
+    schedule_path: str = "/semesters"
+
+
+def semester_name(slug: str) -> str:
+    """'summer-2024' -> 'Summer 2024'."""
+    return " ".join(word.capitalize() for word in slug.split("-"))
+
+
+def slug_from_key(source_key: str) -> str:
+    """'2024-11-1-bang-liu.md' -> '2024-11-01-bang-liu': the post's own name, dates zero-padded."""
+    stem = Path(source_key).stem
+    match = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})-(.*)$", stem)
+    if match:
+        year, month, day, rest = match.groups()
+        stem = f"{year}-{int(month):02d}-{int(day):02d}-{rest}"
+    return slugify(stem)
+
+
+def slugify(text: str) -> str:
+    text = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return text[:180] or "talk"
+
+
+def collect_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """Every file under the given paths, in a stable order, with a reason when it is skipped unread.
+
+    Files named explicitly are always read; inside folders, the parts of a Jekyll site that
+    hold no posts are skipped with a reason.
+    """
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            yield path, None
+            continue
+        for found in sorted(p for p in path.rglob("*") if p.is_file()):
+            parts = found.relative_to(path).parts
+            skipped = next((SKIPPED_FOLDERS[p] for p in parts[:-1] if p in SKIPPED_FOLDERS), None)
+            if skipped is None and any(p.startswith(".") for p in parts):
+                skipped = "a hidden file"
+            yield found, skipped
+
+
+class Importer:
+    def __init__(self, session: Session, series: Series, settings: ImportSettings | None = None) -> None:
+        self.session = session
+        self.series = series
+        self.settings = settings or ImportSettings()
+        self.tz = ZoneInfo(series.timezone)
+        self._batch_keys: set[str] = set()
+        self._claimed_slugs: set[str] = set()
+
+    # Posts --------------------------------------------------------------------------------
+
+    def import_posts(self, paths: Iterable[str | Path]) -> list[FileReport]:
+        files = list(collect_files(paths))
+        self._batch_keys = {jekyll.source_key_of(path.name) for path, skipped in files if not skipped}
+        reports = []
+        for path, skipped in files:
+            if skipped:
+                reports.append(FileReport(str(path), "skipped", skipped))
+                continue
+            reports.append(self.import_post_file(path))
+        return reports
+
+    def import_post_file(self, path: Path) -> FileReport:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            return FileReport(str(path), "failed", f"cannot read the file: {error.strerror or error}")
+        return self.import_post_text(raw, str(path))
+
+    def import_post_text(self, raw: bytes, source: str) -> FileReport:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            if not source.lower().endswith((".md", ".markdown")):
+                return FileReport(source, "skipped", "not a Markdown post")
+            return FileReport(source, "failed", "the file is not UTF-8 text")
+        try:
+            post = jekyll.parse_post(
+                text,
+                source=source,
+                tz=self.tz,
+                default_minutes=self.series.default_minutes,
+                site_url=self.settings.site_url,
+                resolve_link=self._resolve_link,
+            )
+        except jekyll.NotATalk as reason:
+            return FileReport(source, "skipped", str(reason))
+        except jekyll.PostError as reason:
+            return FileReport(source, "failed", str(reason))
+        digest = hashlib.sha256(raw).hexdigest()
+        try:
+            with self.session.begin_nested():
+                return self._apply_post(post, digest)
+        except Exception as error:  # one broken file must never stop the others
+            return FileReport(source, "failed", f"could not be saved: {error}", warnings=post.warnings)
+
+    def _apply_post(self, post: jekyll.PostInfo, digest: str) -> FileReport:
+        warnings = list(post.warnings)
+        talk = self._find_by_key(post.source_key)
+        renamed_from = None
+        if talk is None:
+            talk = self._find_renamed(post, warnings)
+            renamed_from = talk.source_key if talk else None
+        if talk is not None and talk.source_digest == digest and renamed_from is None:
+            return FileReport(post.source, "unchanged", talk=self.summary(post, talk.slug), warnings=warnings)
+        outcome = "updated" if talk is not None else "imported"
+        if talk is None:
+            talk = Talk(series=self.series, slug=self._new_slug(post.source_key))
+            self.session.add(talk)
+        self._fill_talk(talk, post, digest)
+        self.session.flush()
+        reason = f"renamed from {renamed_from}" if renamed_from else None
+        return FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
+
+    def _find_by_key(self, source_key: str) -> Talk | None:
+        return self.session.scalars(
+            select(Talk).where(Talk.series_id == self.series.id, Talk.source_key == source_key)
+        ).first()
+
+    def _find_renamed(self, post: jekyll.PostInfo, warnings: list[str]) -> Talk | None:
+        """The talk this post was before the group renamed its file (how it reschedules).
+
+        A candidate shares the semester and at least one speaker, and its own file is not
+        part of this import (the old file is gone). Group sessions without speakers are
+        never matched this way: nothing tells two of them apart.
+        """
+        names = {normalise_name(s.name) for s in post.speakers}
+        if not names or not post.semester:
+            return None
+        semester = self._semester(post.semester, create=False)
+        if semester is None:
+            return None
+        candidates = [
+            talk
+            for talk in self.session.scalars(select(Talk).where(Talk.semester_id == semester.id))
+            if talk.source_key
+            and talk.source_key not in self._batch_keys
+            and names & {normalise_name(n) for n in talk.speaker_names}
+        ]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda talk: abs((talk.starts_at - post.starts_at).total_seconds()))
+        if len(candidates) > 1:
+            warnings.append(
+                f"several earlier talks by the same speakers; updating the closest in date ({candidates[0].slug})"
+            )
+        return candidates[0]
+
+    def _fill_talk(self, talk: Talk, post: jekyll.PostInfo, digest: str) -> None:
+        starts_at = post.starts_at.astimezone(self.tz)
+        room = self._room(post.room)
+        attendee_facts = (talk.starts_at, talk.ends_at, talk.room_id, talk.status)
+        talk.title = post.title
+        talk.status = TalkStatus.SCHEDULED if post.time_known else TalkStatus.TENTATIVE
+        talk.starts_at = starts_at
+        talk.ends_at = post.ends_at.astimezone(self.tz)
+        talk.room = room
+        talk.online_platform = post.online_platform
+        talk.semester = self._semester(post.semester) if post.semester else None
+        talk.intro_md = post.intro_md
+        talk.paper_url = post.paper_url
+        talk.slides_url = post.slides_url
+        talk.recording_url = post.recording_url
+        talk.links = [{"label": label, "url": url} for label, url in post.links]
+        talk.images = list(post.images)
+        talk.source_key = post.source_key
+        talk.source_path = post.source
+        talk.source_digest = digest
+        talk.parts = [
+            TalkPart(
+                position=index,
+                title=part.title,
+                abstract_md=part.abstract_md or "",
+                bio_md=part.bio_md or "",
+                speakers=[
+                    Speaker(position=n, name=s.name, affiliation=s.affiliation, url=s.url)
+                    for n, s in enumerate(part.speakers)
+                ],
+            )
+            for index, part in enumerate(post.parts)
+        ]
+        talk.sections = [
+            TalkSection(position=index, heading=section.heading, body_md=section.body_md)
+            for index, section in enumerate(post.sections)
+        ]
+        if talk.id is not None and attendee_facts != (talk.starts_at, talk.ends_at, talk.room_id, talk.status):
+            talk.sequence = (talk.sequence or 0) + 1
+
+    def _new_slug(self, source_key: str) -> str:
+        base = slug_from_key(source_key)
+        slug, n = base, 1
+        while slug in self._claimed_slugs or self.session.scalars(select(Talk.id).where(Talk.slug == slug)).first():
+            n += 1
+            slug = f"{base}-{n}"
+        self._claimed_slugs.add(slug)
+        return slug
+
+    def _room(self, name: str | None) -> Room | None:
+        if not name:
+            return None
+        room = self.session.scalars(
+            select(Room).where(Room.series_id == self.series.id, Room.name == name)
+        ).first()
+        if room is None:
+            room = Room(series=self.series, name=name, directions="")
+            self.session.add(room)
+        return room
+
+    def _semester(self, slug: str, *, create: bool = True) -> Semester | None:
+        semester = self.session.scalars(
+            select(Semester).where(Semester.series_id == self.series.id, Semester.slug == slug)
+        ).first()
+        if semester is None and create:
+            semester = Semester(series_id=self.series.id, slug=slug, name=semester_name(slug), intro_md="")
+            self.session.add(semester)
+            self.session.flush()
+        return semester
+
+    def _resolve_link(self, target: str) -> str:
+        """Where a `{% link ... %}` in a post points to on Lectern."""
+        name = Path(target).name
+        if target.startswith("_posts/") or "/_posts/" in target:
+            key = jekyll.source_key_of(name)
+            talk = self._find_by_key(key)
+            return self.settings.talk_path(talk.slug if talk else slug_from_key(key))
+        return self.settings.schedule_path
+
+    def summary(self, post: jekyll.PostInfo, slug: str) -> dict[str, Any]:
+        """The dry-run contract: one object per talk. Keep its keys stable."""
+        return {
+            "source": post.source,
+            "slug": slug,
+            "title": post.title,
+            "speakers": [speaker.name for speaker in post.speakers],
+            "affiliation": post.affiliation,
+            "starts_at": post.starts_at.astimezone(self.tz).isoformat(),
+            "ends_at": post.ends_at.astimezone(self.tz).isoformat(),
+            "timezone": self.series.timezone,
+            "room": post.room,
+            "online_platform": post.online_platform,
+            "semester": post.semester,
+            "warnings": list(post.warnings),
+        }
+
+    # Schedules -----------------------------------------------------------------------------
+
+    def import_schedules(self, paths: Iterable[str | Path]) -> list[FileReport]:
+        reports = []
+        for path, _skipped in collect_files(paths):
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as error:
+                reports.append(FileReport(str(path), "failed", f"cannot read the file: {error}"))
+                continue
+            try:
+                schedule = jekyll.parse_schedule(text, source=str(path))
+            except jekyll.NotATalk as reason:
+                reports.append(FileReport(str(path), "skipped", str(reason)))
+                continue
+            except jekyll.PostError as reason:
+                reports.append(FileReport(str(path), "failed", str(reason)))
+                continue
+            try:
+                with self.session.begin_nested():
+                    reports.append(self._apply_schedule(schedule, str(path)))
+            except Exception as error:  # one broken page must never stop the others
+                reports.append(FileReport(str(path), "failed", f"could not be saved: {error}"))
+        return reports
+
+    def _apply_schedule(self, schedule: jekyll.ScheduleInfo, source: str) -> FileReport:
+        semester = self._semester(schedule.semester)
+        assert semester is not None
+        semester.name = schedule.name or semester.name
+        if schedule.intro_md:
+            semester.intro_md = schedule.intro_md
+        warnings: list[str] = []
+        linked = 0
+        entries: list[ScheduleEntry] = []
+        for row in schedule.rows:
+            talk = self._talk_for_row(semester, row)
+            if talk is not None:
+                linked += 1
+                talk.semester = semester
+                warnings += self._disagreements(row, talk)
+                continue
+            if row.post_key:
+                warnings.append(f"the row for {row.local_date or row.text!r} links {row.post_key}, which is not imported")
+            entries.append(
+                ScheduleEntry(
+                    position=len(entries),
+                    kind=EntryKind.TBD if row.kind == "talk" else EntryKind(row.kind),
+                    on_date=row.local_date,
+                    label=row.text,
+                )
+            )
+        # A newer schedule page replaces what an older one said about the semester.
+        semester.entries = entries
+        self.session.flush()
+        reason = f"{schedule.semester}: {linked} talks on the schedule, {len(entries)} other entries"
+        return FileReport(source, "updated", reason, warnings=warnings)
+
+    def _talk_for_row(self, semester: Semester, row: jekyll.ScheduleRow) -> Talk | None:
+        if row.post_key:
+            talk = self._find_by_key(row.post_key)
+            if talk is not None:
+                return talk
+        # A row may link an old file name, or none: the same day and a shared speaker will do.
+        names = {normalise_name(name) for name in row.speakers}
+        if row.local_date is None or not names:
+            return None
+        for talk in semester.talks:
+            same_day = abs((talk.starts_at.astimezone(self.tz).date() - row.local_date).days) <= 1
+            if same_day and names & {normalise_name(n) for n in talk.speaker_names}:
+                return talk
+        return None
+
+    def _disagreements(self, row: jekyll.ScheduleRow, talk: Talk) -> list[str]:
+        local = talk.starts_at.astimezone(self.tz)
+        said: list[str] = []
+        if row.local_date and row.local_date != local.date():
+            said.append(f"date {row.local_date.isoformat()}")
+        if row.local_time and row.local_time != local.time().replace(tzinfo=None):
+            said.append(f"time {row.local_time:%H:%M}")
+        if not said:
+            return []
+        return [
+            f"the schedule gives {' and '.join(said)} for {talk.slug}, "
+            f"but its post says {local:%Y-%m-%d %H:%M}; keeping the post's"
+        ]
+
+
+def normalise_name(name: str) -> str:
+    """Compare names without case, accents or punctuation ('Xing Han Lù' = 'xing han lu')."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[a-z0-9]+", plain.lower()))
+
+
+def reports_failed(reports: Iterable[FileReport]) -> bool:
+    return any(report.failed for report in reports)
+

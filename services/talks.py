@@ -1,0 +1,110 @@
+"""Finding talks and semesters for the public pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from models import ScheduleEntry, Semester, Series, Talk, TalkPart, TalkStatus
+
+
+def get_series(session: Session, *, name: str, timezone: str, default_minutes: int, contact_email: str) -> Series:
+    """The installation's series, created from the configured defaults the first time."""
+    series = session.scalars(select(Series).order_by(Series.id).limit(1)).first()
+    if series is None:
+        series = Series(name=name, timezone=timezone, default_minutes=default_minutes, contact_email=contact_email)
+        session.add(series)
+        session.flush()
+    return series
+
+
+def _public_talks() -> Select[tuple[Talk]]:
+    return (
+        select(Talk)
+        .where(Talk.published.is_(True))
+        .options(
+            selectinload(Talk.parts).selectinload(TalkPart.speakers),
+            selectinload(Talk.room),
+            selectinload(Talk.semester),
+        )
+    )
+
+
+def talk_by_slug(session: Session, slug: str) -> Talk | None:
+    return session.scalars(_public_talks().where(Talk.slug == slug).options(selectinload(Talk.sections))).first()
+
+
+def upcoming_talks(session: Session, now: datetime, limit: int | None = None) -> list[Talk]:
+    """Published talks that have not ended yet, soonest first (cancelled ones included, marked)."""
+    query = _public_talks().where(Talk.ends_at > now).order_by(Talk.starts_at)
+    if limit:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def next_talk(talks: list[Talk]) -> Talk | None:
+    return next((talk for talk in talks if talk.status != TalkStatus.CANCELLED), None)
+
+
+def all_public_talks(session: Session) -> list[Talk]:
+    return list(session.scalars(_public_talks().order_by(Talk.starts_at)))
+
+
+@dataclass
+class ScheduleRow:
+    """A line of a semester's schedule: a talk, or an entry without one."""
+
+    day: date | None
+    talk: Talk | None = None
+    entry: ScheduleEntry | None = None
+
+
+@dataclass
+class SemesterSchedule:
+    semester: Semester
+    rows: list[ScheduleRow]
+
+    @property
+    def first_day(self) -> date | None:
+        days = [row.day for row in self.rows if row.day]
+        return min(days) if days else None
+
+    @property
+    def last_day(self) -> date | None:
+        days = [row.day for row in self.rows if row.day]
+        return max(days) if days else None
+
+
+def semester_schedule(session: Session, semester: Semester, tz: ZoneInfo) -> SemesterSchedule:
+    talks = session.scalars(_public_talks().where(Talk.semester_id == semester.id).order_by(Talk.starts_at))
+    rows = [ScheduleRow(day=talk.starts_at.astimezone(tz).date(), talk=talk) for talk in talks]
+    rows += [ScheduleRow(day=entry.on_date, entry=entry) for entry in semester.entries]
+    # Dated rows in date order; undated notes keep their place after the row they followed.
+    rows.sort(key=lambda row: (row.day or date.max, row.talk is None))
+    return SemesterSchedule(semester=semester, rows=rows)
+
+
+def all_schedules(session: Session, tz: ZoneInfo) -> list[SemesterSchedule]:
+    semesters = session.scalars(select(Semester).options(selectinload(Semester.entries)))
+    schedules = [semester_schedule(session, semester, tz) for semester in semesters]
+    return sorted(schedules, key=lambda s: s.first_day or date.min, reverse=True)
+
+
+def semester_by_slug(session: Session, slug: str) -> Semester | None:
+    return session.scalars(select(Semester).where(Semester.slug == slug)).first()
+
+
+def current_schedule(schedules: list[SemesterSchedule], today: date) -> SemesterSchedule | None:
+    """The semester running today by its schedule's dates; between semesters, the next one."""
+    dated = [s for s in schedules if s.first_day and s.last_day]
+    for schedule in dated:
+        if schedule.first_day <= today <= schedule.last_day:  # type: ignore[operator]
+            return schedule
+    coming = [s for s in dated if s.first_day > today]  # type: ignore[operator]
+    if coming:
+        return min(coming, key=lambda s: s.first_day)  # type: ignore[arg-type, return-value]
+    return max(dated, key=lambda s: s.last_day, default=None)  # type: ignore[arg-type, return-value]

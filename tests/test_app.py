@@ -1,0 +1,38 @@
+"""The application factory and its configuration."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from config import shared_secret_key
+from app import create_app
+
+
+def _read_key(path: str, queue: multiprocessing.Queue) -> None:
+    queue.put(shared_secret_key(Path(path)))
+
+
+def test_workers_starting_together_share_one_secret_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "secret_key"
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_read_key, args=(str(key_file), queue)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    keys = {queue.get(timeout=5) for _ in workers}
+    assert len(keys) == 1
+    assert keys == {key_file.read_text().strip()}
+    assert len(keys.pop()) >= 32
+    assert key_file.stat().st_mode & 0o077 == 0, "the key must not be readable by others"
+
+
+def test_environment_overrides_defaults(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LECTERN_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("LECTERN_SERIES_DEFAULT_MINUTES", "90")
+    monkeypatch.setenv("LECTERN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["SERIES_DEFAULT_MINUTES"] == 90
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("x.db")
