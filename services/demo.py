@@ -162,6 +162,11 @@ def semester_of(day: date) -> tuple[str, str]:
     return f"{season}-{day.year}", f"{season.capitalize()} {day.year}"
 
 
+def on_a_weekday(day: date) -> date:
+    """Saturday moves back to Friday and Sunday on to Monday: the demo series meets on weekdays."""
+    return day - timedelta(days=1) if day.weekday() == 5 else day + timedelta(days=1) if day.weekday() == 6 else day
+
+
 def seed(session: Session, series: Series, today: datetime) -> int:
     tz = ZoneInfo(series.timezone)
     local_today = today.astimezone(tz).date()
@@ -170,7 +175,7 @@ def seed(session: Session, series: Series, today: datetime) -> int:
     rooms = {name: _room(session, series, name, capacity, directions) for name, (capacity, directions) in ROOMS.items()}
     created = 0
     for demo in TALKS:
-        day = local_today + timedelta(days=demo.days_from_today)
+        day = on_a_weekday(local_today + timedelta(days=demo.days_from_today))
         semester = _semester(session, series, *semester_of(day))
         talk = session.scalars(select(Talk).where(Talk.source_key == DEMO_PREFIX + demo.key)).first()
         if talk is None:
@@ -217,7 +222,7 @@ def _schedule_entries(session: Session, series: Series, local_today: date) -> No
     for old in session.scalars(select(ScheduleEntry).where(ScheduleEntry.label.in_(labels))):
         session.delete(old)
     for days, kind, label in ENTRIES:
-        day = local_today + timedelta(days=days)
+        day = on_a_weekday(local_today + timedelta(days=days))
         semester = _semester(session, series, *semester_of(day))
         session.add(ScheduleEntry(semester=semester, position=100 + days, kind=kind, on_date=day, label=label))
 
