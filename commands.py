@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from extensions import db
 from models import Series
@@ -32,6 +33,7 @@ def the_series() -> Series:
 @click.option("--site-url", help="The old site's address, to resolve site-relative images and links.")
 @click.option("--dry-run", is_flag=True, help="Read and report, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per talk on standard output.")
+@with_appcontext
 def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, dry_run: bool, as_json: bool) -> None:
     """Import Jekyll talk posts (files or folders, recursively), or schedule pages with --schedule.
 
@@ -55,7 +57,16 @@ def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, d
     click.echo(f"{'Dry run, nothing written: ' if dry_run else ''}{summary}.", err=True)
     if as_json:
         if schedule:
-            payload = [{"source": r.source, "outcome": r.outcome, "reason": r.reason, "warnings": r.warnings} for r in reports]
+            payload = [
+                {
+                    "source": r.source,
+                    "outcome": r.outcome,
+                    "reason": r.reason,
+                    **(r.schedule or {}),
+                    "warnings": r.warnings,
+                }
+                for r in reports
+            ]
         else:
             payload = [r.talk for r in reports if r.talk is not None]
         json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
@@ -65,6 +76,7 @@ def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, d
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Add the demo talks (or move them to dates around today, when they exist)."""
     created = demo.seed(db.session, the_series(), today=datetime.now(UTC))

@@ -34,8 +34,8 @@ from services import jekyll
 
 # Folders of a Jekyll site that hold no talk posts; named in the report when skipped.
 SKIPPED_FOLDERS = {
-    "_history": "an older version of a post, kept for history (import it by naming the file)",
-    "_pages": "a site page, not a talk post (schedule pages go through --schedule)",
+    "_history": "an older version of a post, kept for history; name the file to import it",
+    "_pages": "a site page, not a talk post; schedule pages go through --schedule",
     "_includes": "a template fragment, not a talk post",
     "_layouts": "a template, not a talk post",
     "_site": "the generated site, not a source post",
@@ -48,7 +48,8 @@ class FileReport:
     source: str
     outcome: str  # "imported", "updated", "unchanged", "skipped" or "failed"
     reason: str | None = None
-    talk: dict[str, Any] | None = None
+    talk: dict[str, Any] | None = None  # for a post: the dry-run contract (see Importer.summary)
+    schedule: dict[str, Any] | None = None  # for a schedule page: its semester, linked talks and entries
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -161,7 +162,8 @@ class Importer:
             return FileReport(source, "failed", str(reason))
         digest = hashlib.sha256(raw).hexdigest()
         try:
-            with self.session.begin_nested():
+            # No autoflush: a half-filled talk must never reach the database mid-way.
+            with self.session.begin_nested(), self.session.no_autoflush:
                 return self._apply_post(post, digest)
         except Exception as error:  # one broken file must never stop the others
             return FileReport(source, "failed", f"could not be saved: {error}", warnings=post.warnings)
@@ -177,9 +179,9 @@ class Importer:
             return FileReport(post.source, "unchanged", talk=self.summary(post, talk.slug), warnings=warnings)
         outcome = "updated" if talk is not None else "imported"
         if talk is None:
-            talk = Talk(series=self.series, slug=self._new_slug(post.source_key))
+            talk = Talk(series=self.series, slug=self._new_slug(post.source_key), sequence=0)
             self.session.add(talk)
-        self._fill_talk(talk, post, digest)
+        self._fill_talk(talk, post, digest, is_new=outcome == "imported")
         self.session.flush()
         reason = f"renamed from {renamed_from}" if renamed_from else None
         return FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
@@ -218,10 +220,10 @@ class Importer:
             )
         return candidates[0]
 
-    def _fill_talk(self, talk: Talk, post: jekyll.PostInfo, digest: str) -> None:
+    def _fill_talk(self, talk: Talk, post: jekyll.PostInfo, digest: str, *, is_new: bool) -> None:
         starts_at = post.starts_at.astimezone(self.tz)
         room = self._room(post.room)
-        attendee_facts = (talk.starts_at, talk.ends_at, talk.room_id, talk.status)
+        attendee_facts = (talk.starts_at, talk.ends_at, talk.room, talk.status)
         talk.title = post.title
         talk.status = TalkStatus.SCHEDULED if post.time_known else TalkStatus.TENTATIVE
         talk.starts_at = starts_at
@@ -255,8 +257,8 @@ class Importer:
             TalkSection(position=index, heading=section.heading, body_md=section.body_md)
             for index, section in enumerate(post.sections)
         ]
-        if talk.id is not None and attendee_facts != (talk.starts_at, talk.ends_at, talk.room_id, talk.status):
-            talk.sequence = (talk.sequence or 0) + 1
+        if not is_new and attendee_facts != (talk.starts_at, talk.ends_at, talk.room, talk.status):
+            talk.sequence += 1
 
     def _new_slug(self, source_key: str) -> str:
         base = slug_from_key(source_key)
@@ -270,9 +272,7 @@ class Importer:
     def _room(self, name: str | None) -> Room | None:
         if not name:
             return None
-        room = self.session.scalars(
-            select(Room).where(Room.series_id == self.series.id, Room.name == name)
-        ).first()
+        room = self.session.scalars(select(Room).where(Room.series_id == self.series.id, Room.name == name)).first()
         if room is None:
             room = Room(series=self.series, name=name, directions="")
             self.session.add(room)
@@ -285,7 +285,6 @@ class Importer:
         if semester is None and create:
             semester = Semester(series_id=self.series.id, slug=slug, name=semester_name(slug), intro_md="")
             self.session.add(semester)
-            self.session.flush()
         return semester
 
     def _resolve_link(self, target: str) -> str:
@@ -356,7 +355,9 @@ class Importer:
                 warnings += self._disagreements(row, talk)
                 continue
             if row.post_key:
-                warnings.append(f"the row for {row.local_date or row.text!r} links {row.post_key}, which is not imported")
+                warnings.append(
+                    f"the row for {row.local_date or row.text!r} links {row.post_key}, which is not imported"
+                )
             entries.append(
                 ScheduleEntry(
                     position=len(entries),
@@ -369,7 +370,15 @@ class Importer:
         semester.entries = entries
         self.session.flush()
         reason = f"{schedule.semester}: {linked} talks on the schedule, {len(entries)} other entries"
-        return FileReport(source, "updated", reason, warnings=warnings)
+        details = {
+            "semester": schedule.semester,
+            "linked": linked,
+            "entries": [
+                {"kind": e.kind.value, "date": e.on_date.isoformat() if e.on_date else None, "label": e.label}
+                for e in entries
+            ],
+        }
+        return FileReport(source, "updated", reason, schedule=details, warnings=warnings)
 
     def _talk_for_row(self, semester: Semester, row: jekyll.ScheduleRow) -> Talk | None:
         if row.post_key:
@@ -410,4 +419,3 @@ def normalise_name(name: str) -> str:
 
 def reports_failed(reports: Iterable[FileReport]) -> bool:
     return any(report.failed for report in reports)
-
