@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -46,10 +47,8 @@ def shared_secret_key(path: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
         os.chmod(tmp, 0o600)
-        try:
+        with contextlib.suppress(FileExistsError):  # another worker won: use its key
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(tmp)
     return _read_key(path)

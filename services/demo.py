@@ -201,9 +201,11 @@ def seed(session: Session, series: Series, today: datetime) -> int:
                 title=title,
                 abstract_md=abstract,
                 bio_md=bio,
-                speakers=[Speaker(position=n, name=name, affiliation=affiliation, url=url)
-                          for n, (name, affiliation, url) in enumerate(speakers)],
-            )  # fmt: skip
+                speakers=[
+                    Speaker(position=n, name=name, affiliation=affiliation, url=url)
+                    for n, (name, affiliation, url) in enumerate(speakers)
+                ],
+            )
             for index, (title, speakers, abstract, bio) in enumerate(demo.parts)
         ]
     _schedule_entries(session, series, local_today)

@@ -11,6 +11,11 @@ from icalendar import Calendar, Event
 from models import Series, Talk, TalkStatus
 
 PRODID = "-//Lectern//Talk series//EN"
+ICS_STATUS = {
+    TalkStatus.SCHEDULED: "CONFIRMED",
+    TalkStatus.TENTATIVE: "TENTATIVE",
+    TalkStatus.CANCELLED: "CANCELLED",
+}
 
 
 def talk_uid(talk: Talk, domain: str) -> str:
@@ -44,8 +49,7 @@ def talk_event(talk: Talk, *, tz: ZoneInfo, domain: str, url: str, stamp: dateti
     if location := location_text(talk):
         event.add("location", location)
     event.add("url", url)
-    event.add("status", "CANCELLED" if talk.status == TalkStatus.CANCELLED else
-              "TENTATIVE" if talk.status == TalkStatus.TENTATIVE else "CONFIRMED")  # fmt: skip
+    event.add("status", ICS_STATUS[talk.status])
     event.add("last-modified", talk.updated_at)
     return event
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from config import shared_secret_key
 from app import create_app
+from config import shared_secret_key
 
 
 def _read_key(path: str, queue: multiprocessing.Queue) -> None:

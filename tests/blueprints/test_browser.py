@@ -35,7 +35,11 @@ pytestmark = pytest.mark.browser
 def live_server(app: Flask) -> Iterator[str]:
     with app.app_context():
         series = talks.get_series(
-            db.session, name="Demo Series", timezone="America/Montreal", default_minutes=60, contact_email="t@example.org"
+            db.session,
+            name="Demo Series",
+            timezone="America/Montreal",
+            default_minutes=60,
+            contact_email="t@example.org",
         )
         demo.seed(db.session, series, today=datetime.now(UTC))
         db.session.commit()

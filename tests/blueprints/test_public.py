@@ -19,7 +19,11 @@ from services import demo, talks
 def seeded(app: Flask) -> Flask:
     with app.app_context():
         series = talks.get_series(
-            db.session, name="Test Series", timezone="America/Montreal", default_minutes=60, contact_email="t@example.org"
+            db.session,
+            name="Test Series",
+            timezone="America/Montreal",
+            default_minutes=60,
+            contact_email="t@example.org",
         )
         demo.seed(db.session, series, today=datetime.now(UTC))
         db.session.commit()
@@ -190,7 +194,9 @@ def test_talk_turns_past_when_it_ends(seeded: Flask, client: FlaskClient) -> Non
 def test_script_in_a_description_comes_out_inert(seeded: Flask, client: FlaskClient) -> None:
     with seeded.app_context():
         talk = talk_by_slug("what-quiet-benchmarks-hide")
-        talk.intro_md = 'Hello <script>alert("x")</script> <img src="/a.png" onerror="alert(1)"> [x](javascript:alert(1))'
+        talk.intro_md = (
+            'Hello <script>alert("x")</script> <img src="/a.png" onerror="alert(1)"> [x](javascript:alert(1))'
+        )
         talk.status = TalkStatus.SCHEDULED
         db.session.commit()
     page = client.get("/talks/what-quiet-benchmarks-hide").get_data(as_text=True)
