@@ -20,7 +20,7 @@ db: install
 	$(FLASK) db upgrade
 
 demo: db
-	$(FLASK) seed-demo
+	LECTERN_ENV=$${LECTERN_ENV:-development} $(FLASK) seed-demo
 
 run: demo
 	LECTERN_ENV=$${LECTERN_ENV:-development} $(FLASK) run --host $(HOST) --port $(PORT)

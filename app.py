@@ -12,9 +12,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import commands
-from blueprints import errors, public
+from adapters.identity import OIDCProvider
+from blueprints import auth, errors, organize, public
 from config import load_config
-from extensions import db, migrate
+from extensions import csrf, db, migrate, talisman
 from services.content_version import ContentVersion, bump_after_commits
 from services.pagecache import PageCache
 
@@ -25,6 +26,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
     register_extensions(app)
+    register_security(app)
+    register_identity(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
@@ -33,15 +36,59 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(HERE / "migrations"))
+    migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
     version = ContentVersion(app.config["CONTENT_VERSION_FILE"])
     app.extensions["lectern.content_version"] = version
     app.extensions["lectern.page_cache"] = PageCache(version)
     bump_after_commits(db.session, lambda: current_app.extensions["lectern.content_version"])
 
 
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    # Imported posts may show images from the group's old site.
+    "img-src": ["'self'", "https:", "data:"],
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def register_security(app: Flask) -> None:
+    csrf.init_app(app)
+    https = app.config["SITE_URL"].startswith("https://")
+    talisman.init_app(
+        app,
+        force_https=False,  # a proxy in front terminates TLS; it redirects http itself
+        strict_transport_security=https,
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )
+
+
+def register_identity(app: Flask) -> None:
+    """The organizers' login provider, when one is configured."""
+    if app.config["OIDC_METADATA_URL"]:
+        app.extensions["lectern.identity"] = OIDCProvider(
+            app,
+            metadata_url=app.config["OIDC_METADATA_URL"],
+            client_id=app.config["OIDC_CLIENT_ID"],
+            client_secret=app.config["OIDC_CLIENT_SECRET"],
+            timeout=app.config["OIDC_TIMEOUT"],
+        )
+    else:
+        app.extensions["lectern.identity"] = None
+
+
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(organize.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

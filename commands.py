@@ -12,19 +12,21 @@ from flask.cli import with_appcontext
 
 from extensions import db
 from models import Series
-from services import demo, talks
+from services import demo, organizers, talks
 from services.importer import Importer, ImportSettings, reports_failed
 
 
 def the_series() -> Series:
     config = current_app.config
-    return talks.get_series(
+    series = talks.get_series(
         db.session,
         name=config["SERIES_NAME"],
         timezone=config["SERIES_TIMEZONE"],
         default_minutes=config["SERIES_DEFAULT_MINUTES"],
         contact_email=config["SERIES_CONTACT_EMAIL"],
     )
+    db.session.flush()
+    return series
 
 
 @click.command("import-talks")
@@ -80,10 +82,54 @@ def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, d
 def seed_demo() -> None:
     """Add the demo talks (or move them to dates around today, when they exist)."""
     created = demo.seed(db.session, the_series(), today=datetime.now(UTC))
+    if current_app.config["ENV"] == "development" and not organizers.all_organizers(db.session):
+        # Something to log in as with the development login; never added outside development.
+        organizers.add(db.session, demo.DEMO_ORGANIZER, invited_by="demo content")
     db.session.commit()
     click.echo(f"Demo content ready ({created} talks added).", err=True)
+
+
+@click.group("organizers")
+def organizers_group() -> None:
+    """Who may organize: the allow-list of emails."""
+
+
+@organizers_group.command("add")
+@click.argument("email")
+@with_appcontext
+def add_organizer(email: str) -> None:
+    """Allow EMAIL to organize once its owner logs in."""
+    try:
+        added = organizers.add(db.session, email, invited_by="command line")
+    except organizers.OrganizerError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{added.email} may now organize (after logging in with that email).")
+
+
+@organizers_group.command("remove")
+@click.argument("email")
+@with_appcontext
+def remove_organizer(email: str) -> None:
+    """Take EMAIL off the list; a session already open loses its rights at once."""
+    try:
+        removed = organizers.remove(db.session, email)
+    except organizers.OrganizerError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{removed.email} can no longer organize.")
+
+
+@organizers_group.command("list")
+@with_appcontext
+def list_organizers() -> None:
+    """Print the allow-list, one organizer a line."""
+    for organizer in organizers.all_organizers(db.session):
+        state = "has logged in" if organizer.subject else "invited, not yet logged in"
+        click.echo(f"{organizer.email}\t{state}")
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(import_talks)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(organizers_group)

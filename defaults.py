@@ -22,3 +22,18 @@ PUBLIC_PAGE_MAX_AGE = 60
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# OpenID Connect login for organizers: the provider's discovery document and this client.
+OIDC_METADATA_URL = ""
+OIDC_CLIENT_ID = ""
+OIDC_CLIENT_SECRET = ""
+# Some institutional providers never send email_verified; set true only for such a provider.
+OIDC_TRUSTED_EMAILS = False
+# Seconds to wait for the provider before telling the person it cannot be reached.
+OIDC_TIMEOUT = 10
+
+# An organizer's session lasts this long (seconds) before a new login is asked.
+PERMANENT_SESSION_LIFETIME = 12 * 3600
+
+# Largest upload (an imported post), in bytes.
+MAX_CONTENT_LENGTH = 2 * 1024 * 1024

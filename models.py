@@ -90,9 +90,13 @@ class Series(Base):
     default_minutes: Mapped[int] = mapped_column(Integer, default=60)
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    default_room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id", use_alter=True))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    rooms: Mapped[list[Room]] = relationship(back_populates="series", order_by="Room.name")
+    rooms: Mapped[list[Room]] = relationship(
+        back_populates="series", order_by="Room.name", foreign_keys="Room.series_id"
+    )
+    default_room: Mapped[Room | None] = relationship(foreign_keys=[default_room_id], post_update=True)
 
 
 class Room(Base):
@@ -105,7 +109,7 @@ class Room(Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     directions: Mapped[str] = mapped_column(Text, default="")
 
-    series: Mapped[Series] = relationship(back_populates="rooms")
+    series: Mapped[Series] = relationship(back_populates="rooms", foreign_keys=[series_id])
 
 
 class Semester(Base):
@@ -249,3 +253,37 @@ class ScheduleEntry(Base):
     label: Mapped[str] = mapped_column(Text, default="")
 
     semester: Mapped[Semester] = relationship(back_populates="entries")
+
+
+class Organizer(Base):
+    """Someone allowed into /organize.
+
+    Listed by email first; bound to the identity provider's issuer and subject at the first
+    login whose email the provider vouches for. From then on the binding alone counts.
+    """
+
+    __tablename__ = "organizer"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    issuer: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    invited_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One change made by an organizer: who, what, when, and the values before and after."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(300))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

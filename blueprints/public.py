@@ -32,7 +32,8 @@ def series() -> Series:
         default_minutes=config["SERIES_DEFAULT_MINUTES"],
         contact_email=config["SERIES_CONTACT_EMAIL"],
     )
-    db.session.commit()  # the first visit to a fresh installation creates the series
+    if found in db.session.new:
+        db.session.commit()  # the first visit to a fresh installation creates the series
     return found
 
 

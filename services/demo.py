@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import EntryKind, Room, ScheduleEntry, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
+from models import EntryKind, Room, ScheduleEntry, Series, Speaker, Talk, TalkPart, TalkStatus
+from services.talk_editing import semester_for_day
 
 DEMO_PREFIX = "demo:"
+DEMO_ORGANIZER = "organizer@example.org"
 
 ROOMS = {
     "Auditorium 2": (
@@ -156,12 +158,6 @@ TALKS = [
 ]
 
 
-def semester_of(day: date) -> tuple[str, str]:
-    """The academic term a day falls in: ('fall-2026', 'Fall 2026')."""
-    season = "winter" if day.month <= 4 else "summer" if day.month <= 8 else "fall"
-    return f"{season}-{day.year}", f"{season.capitalize()} {day.year}"
-
-
 def on_a_weekday(day: date) -> date:
     """Saturday moves back to Friday and Sunday on to Monday: the demo series meets on weekdays."""
     return day - timedelta(days=1) if day.weekday() == 5 else day + timedelta(days=1) if day.weekday() == 6 else day
@@ -176,7 +172,7 @@ def seed(session: Session, series: Series, today: datetime) -> int:
     created = 0
     for demo in TALKS:
         day = on_a_weekday(local_today + timedelta(days=demo.days_from_today))
-        semester = _semester(session, series, *semester_of(day))
+        semester = semester_for_day(session, series, day)
         talk = session.scalars(select(Talk).where(Talk.source_key == DEMO_PREFIX + demo.key)).first()
         if talk is None:
             talk = Talk(series=series, slug=demo.slug, source_key=DEMO_PREFIX + demo.key)
@@ -225,7 +221,7 @@ def _schedule_entries(session: Session, series: Series, local_today: date) -> No
         session.delete(old)
     for days, kind, label in ENTRIES:
         day = on_a_weekday(local_today + timedelta(days=days))
-        semester = _semester(session, series, *semester_of(day))
+        semester = semester_for_day(session, series, day)
         session.add(ScheduleEntry(semester=semester, position=100 + days, kind=kind, on_date=day, label=label))
 
 
@@ -235,12 +231,3 @@ def _room(session: Session, series: Series, name: str, capacity: int, directions
         room = Room(series=series, name=name, capacity=capacity, directions=directions)
         session.add(room)
     return room
-
-
-def _semester(session: Session, series: Series, slug: str, name: str) -> Semester:
-    semester = session.scalars(select(Semester).where(Semester.series_id == series.id, Semester.slug == slug)).first()
-    if semester is None:
-        semester = Semester(series_id=series.id, slug=slug, name=name, intro_md="")
-        session.add(semester)
-        session.flush()
-    return semester

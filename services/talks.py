@@ -13,12 +13,14 @@ from models import ScheduleEntry, Semester, Series, Talk, TalkPart, TalkStatus
 
 
 def get_series(session: Session, *, name: str, timezone: str, default_minutes: int, contact_email: str) -> Series:
-    """The installation's series, created from the configured defaults the first time."""
+    """The installation's series, added to the session from the configured defaults the first time.
+
+    A new series is pending until the caller commits (`series in session.new` tells).
+    """
     series = session.scalars(select(Series).order_by(Series.id).limit(1)).first()
     if series is None:
         series = Series(name=name, timezone=timezone, default_minutes=default_minutes, contact_email=contact_email)
         session.add(series)
-        session.flush()
     return series
 
 

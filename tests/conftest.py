@@ -56,6 +56,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "SITE_URL": "http://lectern.test",
             "SERVER_NAME": None,
+            "WTF_CSRF_ENABLED": False,
         }
     )
     with app.app_context():

@@ -1,0 +1,123 @@
+"""The organizer area's forms (Flask-WTF: CSRF on every one)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+    URLField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
+
+from models import TalkStatus
+
+PLATFORMS = [
+    SelectChoice("", "None (in the room only)"),
+    SelectChoice("Zoom", "Zoom"),
+    SelectChoice("Google Meet", "Google Meet"),
+    SelectChoice("Microsoft Teams", "Microsoft Teams"),
+    SelectChoice("Online", "Other (a link you share)"),
+]
+STATUSES = [
+    SelectChoice(TalkStatus.SCHEDULED.value, "Scheduled"),
+    SelectChoice(TalkStatus.TENTATIVE.value, "To be confirmed"),
+    SelectChoice(TalkStatus.CANCELLED.value, "Cancelled"),
+]
+OPTIONAL_URL = [Optional(), URL(require_tld=False, message="Give a full address starting with https://.")]
+
+
+class PartForm(Form):
+    """One presentation of the talk; a talk with several (intern sessions) repeats this."""
+
+    title = StringField("Part title (only when a talk has several parts)", validators=[Length(max=500)])
+    speakers = TextAreaField(
+        "Speakers",
+        description="One a line: Name | Affiliation | Link. Affiliation and link are optional. "
+        "Leave empty for a group discussion.",
+    )
+    abstract_md = TextAreaField("Abstract", description="Markdown.")
+    bio_md = TextAreaField("Speaker bio", description="Markdown.")
+
+
+class TalkForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=500)])
+    slug = StringField(
+        "Address",
+        description="The end of the talk's address, /talks/…; leave empty to make one from the title.",
+        validators=[
+            Optional(),
+            Length(max=180),
+            Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Lower-case letters, digits and dashes only."),
+        ],
+    )
+    day = DateField("Date", validators=[DataRequired(message="Give the date of the talk.")])
+    start = TimeField("Start time", validators=[DataRequired(message="Give the time the talk starts.")])
+    minutes = IntegerField("Length in minutes", validators=[DataRequired(), NumberRange(5, 24 * 60)])
+    room = SelectField("Room", coerce=int)
+    online_platform = SelectField("Online", choices=PLATFORMS)
+    semester = SelectField("Semester", coerce=int)
+    status = SelectField("Status", choices=STATUSES)
+    published = BooleanField("Published (shown to the public)")
+    intro_md = TextAreaField("Introduction", description="Markdown, shown above the abstract.")
+    parts = FieldList(FormField(PartForm), min_entries=1, max_entries=12)
+    paper_url = URLField("Paper", validators=OPTIONAL_URL)
+    slides_url = URLField("Slides", validators=OPTIONAL_URL)
+    recording_url = URLField("Recording", validators=OPTIONAL_URL)
+    preview = SubmitField("Preview")
+    add_part = SubmitField("Add a part")
+    save = SubmitField("Save")
+
+
+class ConfirmForm(FlaskForm):
+    """A state-changing button: a form with only a submit button, so it is a CSRF-checked POST."""
+
+    submit = SubmitField("Confirm")
+
+
+class RoomForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    capacity = IntegerField("Capacity", validators=[Optional(), NumberRange(min=1, max=100000)])
+    directions = TextAreaField(
+        "Directions",
+        description="How a visitor finds the room: building, floor, entrance.",
+        validators=[Length(max=4000)],
+    )
+    submit = SubmitField("Save room")
+
+
+class ImportForm(FlaskForm):
+    post = FileField("Jekyll post (.md)", validators=[FileRequired(message="Choose a post file to import.")])
+    site_url = URLField("Old site's address (to resolve /assets/… images)", validators=OPTIONAL_URL)
+    submit = SubmitField("Import")
+
+
+class SeriesForm(FlaskForm):
+    name = StringField("Series name", validators=[DataRequired(), Length(max=200)])
+    timezone = StringField(
+        "Time zone", description="An IANA name such as America/Montreal.", validators=[DataRequired(), Length(max=64)]
+    )
+    default_minutes = IntegerField("Default talk length in minutes", validators=[DataRequired(), NumberRange(5, 1440)])
+    default_room = SelectField("Default room", coerce=int)
+    contact_email = EmailField(
+        "Contact address", validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
+    )
+    description = TextAreaField("Description", validators=[Length(max=4000)])
+    submit = SubmitField("Save settings")
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    submit = SubmitField("Invite")

@@ -1,0 +1,83 @@
+"""Who may organize: an allow-list kept by Lectern, bound to provider identities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.identity import Identity
+from models import Organizer
+
+
+class OrganizerError(ValueError):
+    """A change to the allow-list that cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+
+
+def normalise_email(email: str) -> str:
+    """Syntax only (no DNS): a typo is caught, a real address is never looked up."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise OrganizerError(f"{email!r} is not an email address: {error}") from None
+
+
+def add(session: Session, email: str, *, invited_by: str = "") -> Organizer:
+    address = normalise_email(email)
+    if session.scalars(select(Organizer).where(Organizer.email == address)).first():
+        raise OrganizerError(f"{address} is already an organizer.")
+    organizer = Organizer(email=address, invited_by=invited_by)
+    session.add(organizer)
+    session.flush()
+    return organizer
+
+
+def remove(session: Session, email: str) -> Organizer:
+    address = normalise_email(email)
+    organizer = session.scalars(select(Organizer).where(Organizer.email == address)).first()
+    if organizer is None:
+        raise OrganizerError(f"{address} is not an organizer.")
+    session.delete(organizer)
+    session.flush()
+    return organizer
+
+
+def all_organizers(session: Session) -> list[Organizer]:
+    return list(session.scalars(select(Organizer).order_by(Organizer.email)))
+
+
+def by_id(session: Session, organizer_id: int | None) -> Organizer | None:
+    return session.get(Organizer, organizer_id) if organizer_id else None
+
+
+def admit(session: Session, identity: Identity, *, trust_emails: bool, now: datetime) -> Organizer | Refusal:
+    """The organizer this identity is, binding an allow-listed email at its first login."""
+    bound = session.scalars(
+        select(Organizer).where(Organizer.issuer == identity.issuer, Organizer.subject == identity.subject)
+    ).first()
+    if bound is not None:
+        bound.last_login_at = now
+        return bound
+    if not identity.email:
+        return Refusal("Your login did not share an email address, so Lectern cannot tell whether you organize.")
+    listed = session.scalars(select(Organizer).where(Organizer.email == identity.email.lower())).first()
+    if listed is None:
+        return Refusal(f"{identity.email} is not on this series' list of organizers. Ask an organizer to invite you.")
+    if listed.subject is not None:
+        return Refusal(f"{identity.email} is already bound to another account. Ask an organizer to invite you again.")
+    if not (identity.email_verified or trust_emails):
+        return Refusal(
+            f"Your login service does not confirm that {identity.email} is yours, so Lectern cannot let you in."
+        )
+    listed.issuer, listed.subject = identity.issuer, identity.subject
+    listed.name = identity.name or listed.name
+    listed.last_login_at = now
+    return listed

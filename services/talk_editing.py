@@ -1,0 +1,249 @@
+"""Organizers' changes to talks, rooms and the series, with their rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Room, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class EditError(ValueError):
+    """A change that breaks a rule; the message says which, in words for the organizer."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class SpeakerData:
+    name: str
+    affiliation: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class PartData:
+    title: str | None
+    speakers: list[SpeakerData]
+    abstract_md: str = ""
+    bio_md: str = ""
+
+
+@dataclass
+class TalkData:
+    title: str
+    day: date
+    start: time  # local, in the series' zone
+    minutes: int
+    status: TalkStatus = TalkStatus.SCHEDULED
+    published: bool = True
+    slug: str | None = None
+    room_id: int | None = None
+    online_platform: str | None = None
+    semester_id: int | None = None
+    intro_md: str = ""
+    paper_url: str | None = None
+    slides_url: str | None = None
+    recording_url: str | None = None
+    parts: list[PartData] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:180] or "talk"
+
+
+def season_of(day: date) -> tuple[str, str]:
+    """The academic term a day falls in, by the usual calendar: ('fall-2026', 'Fall 2026')."""
+    season = "winter" if day.month <= 4 else "summer" if day.month <= 8 else "fall"
+    return f"{season}-{day.year}", f"{season.capitalize()} {day.year}"
+
+
+def semester_for_day(session: Session, series: Series, day: date) -> Semester:
+    slug, name = season_of(day)
+    semester = session.scalars(select(Semester).where(Semester.series_id == series.id, Semester.slug == slug)).first()
+    if semester is None:
+        semester = Semester(series_id=series.id, slug=slug, name=name, intro_md="")
+        session.add(semester)
+    return semester
+
+
+def parse_speaker_lines(text: str) -> list[SpeakerData]:
+    """One speaker a line: 'Name | Affiliation | https://link' (affiliation and link optional)."""
+    speakers = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if not cells[0]:
+            continue
+        if len(cells) > 3:
+            raise EditError(f"“{line.strip()}” has too many “|”: use Name | Affiliation | Link.", "speakers")
+        name, affiliation, url = [*cells, None, None][:3]
+        if url and not re.match(r"^https?://", url):
+            raise EditError(f"The link for {name} must start with http:// or https://.", "speakers")
+        speakers.append(SpeakerData(name=name, affiliation=affiliation or None, url=url or None))
+    return speakers
+
+
+def speaker_lines(part: TalkPart) -> str:
+    lines = []
+    for speaker in part.speakers:
+        cells = [speaker.name, speaker.affiliation or "", speaker.url or ""]
+        while cells and not cells[-1]:
+            cells.pop()
+        lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def _unique_slug(session: Session, wanted: str, talk: Talk | None) -> str:
+    taken = session.scalars(select(Talk).where(Talk.slug == wanted)).first()
+    if taken is not None and taken is not talk:
+        raise EditError(f"Another talk already has the address /talks/{wanted}.", "slug")
+    return wanted
+
+
+def _free_slug(session: Session, base: str) -> str:
+    slug, n = base, 1
+    while session.scalars(select(Talk.id).where(Talk.slug == slug)).first():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | None = None) -> Talk:
+    """Create or update a talk from an organizer's form. Nothing is committed here."""
+    tz = ZoneInfo(series.timezone)
+    if not data.title.strip():
+        raise EditError("A talk needs a title.", "title")
+    if not 5 <= data.minutes <= 24 * 60:
+        raise EditError("A talk lasts between 5 minutes and 24 hours.", "minutes")
+    if data.slug and not SLUG_RE.match(data.slug):
+        raise EditError("The address may hold lower-case letters, digits and dashes only.", "slug")
+    if not data.parts:
+        raise EditError("A talk needs at least one part.", "parts")
+    starts_at = datetime.combine(data.day, data.start, tzinfo=tz)
+    room = session.get(Room, data.room_id) if data.room_id else None
+    if data.room_id and room is None:
+        raise EditError("That room no longer exists.", "room")
+    if room is None and not data.online_platform:
+        raise EditError("Give a room, an online platform, or both.", "room")
+    is_new = talk is None
+    if talk is None:
+        slug = _unique_slug(session, data.slug, None) if data.slug else _free_slug(session, slugify(data.title))
+        talk = Talk(series=series, slug=slug, sequence=0, links=[], images=[])
+    elif data.slug and data.slug != talk.slug:
+        talk.slug = _unique_slug(session, data.slug, talk)
+    attendee_facts = (talk.starts_at, talk.ends_at, talk.room, talk.status)
+    talk.title = data.title.strip()
+    talk.status = data.status
+    talk.published = data.published
+    talk.starts_at = starts_at
+    talk.ends_at = starts_at + timedelta(minutes=data.minutes)
+    talk.room = room
+    talk.online_platform = data.online_platform or None
+    talk.semester = (
+        session.get(Semester, data.semester_id) if data.semester_id else semester_for_day(session, series, data.day)
+    )
+    talk.intro_md = data.intro_md
+    talk.paper_url = data.paper_url or None
+    talk.slides_url = data.slides_url or None
+    talk.recording_url = data.recording_url or None
+    talk.parts = [
+        TalkPart(
+            position=index,
+            title=part.title or None,
+            abstract_md=part.abstract_md,
+            bio_md=part.bio_md,
+            speakers=[
+                Speaker(position=n, name=s.name, affiliation=s.affiliation, url=s.url)
+                for n, s in enumerate(part.speakers)
+            ],
+        )
+        for index, part in enumerate(data.parts)
+    ]
+    if not is_new and attendee_facts != (talk.starts_at, talk.ends_at, talk.room, talk.status):
+        talk.sequence += 1
+    return talk
+
+
+def set_status(talk: Talk, status: TalkStatus) -> None:
+    if talk.status != status:
+        talk.status = status
+        talk.sequence += 1
+
+
+def talks_for_organizers(session: Session, now: datetime) -> tuple[list[Talk], list[Talk]]:
+    """(upcoming soonest first, past latest first), published or not."""
+    upcoming = list(session.scalars(select(Talk).where(Talk.ends_at > now).order_by(Talk.starts_at)))
+    past = list(session.scalars(select(Talk).where(Talk.ends_at <= now).order_by(Talk.starts_at.desc())))
+    return upcoming, past
+
+
+# Rooms ----------------------------------------------------------------------------------
+
+
+def save_room(
+    session: Session, series: Series, *, name: str, capacity: int | None, directions: str, room: Room | None = None
+) -> Room:
+    name = name.strip()
+    if not name:
+        raise EditError("A room needs a name.", "name")
+    if capacity is not None and capacity < 1:
+        raise EditError("A capacity is at least 1 seat (leave it empty when unknown).", "capacity")
+    clash = session.scalars(
+        select(Room).where(Room.series_id == series.id, func.lower(Room.name) == name.lower())
+    ).first()
+    if clash is not None and clash is not room:
+        raise EditError(f"There is already a room called {clash.name}.", "name")
+    if room is None:
+        room = Room(series=series)
+        session.add(room)
+    room.name, room.capacity, room.directions = name, capacity, directions.strip()
+    return room
+
+
+def delete_room(session: Session, room: Room) -> None:
+    used = session.scalar(select(func.count(Talk.id)).where(Talk.room_id == room.id)) or 0
+    if used:
+        raise EditError(f"{room.name} is the room of {used} talk{'s' if used > 1 else ''}; move them first.")
+    if room.series.default_room is room:
+        room.series.default_room = None
+    session.delete(room)
+
+
+# The series -------------------------------------------------------------------------------
+
+
+def save_series(
+    session: Session,
+    series: Series,
+    *,
+    name: str,
+    timezone: str,
+    default_minutes: int,
+    default_room_id: int | None,
+    contact_email: str,
+    description: str,
+) -> Series:
+    """Change the series' settings. A new time zone keeps every talk at its real instant."""
+    if not name.strip():
+        raise EditError("The series needs a name.", "name")
+    if timezone not in available_timezones():
+        raise EditError(f"{timezone!r} is not a time zone name such as America/Montreal.", "timezone")
+    if not 5 <= default_minutes <= 24 * 60:
+        raise EditError("A default length is between 5 minutes and 24 hours.", "default_minutes")
+    room = session.get(Room, default_room_id) if default_room_id else None
+    series.name = name.strip()
+    series.timezone = timezone  # talks are stored in UTC: their instants do not move
+    series.default_minutes = default_minutes
+    series.default_room = room
+    series.contact_email = contact_email.strip()
+    series.description = description.strip()
+    return series
