@@ -12,10 +12,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import commands
+import jobs
 from adapters.identity import OIDCProvider
-from blueprints import auth, errors, organize, public
+from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
+from blueprints import auth, errors, organize, public, rsvp
 from config import load_config
-from extensions import csrf, db, migrate, talisman
+from extensions import csrf, db, limiter, migrate, talisman
 from services.content_version import ContentVersion, bump_after_commits
 from services.pagecache import PageCache
 
@@ -28,6 +30,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_security(app)
     register_identity(app)
+    register_mail(app)
+    register_jobs(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
@@ -85,10 +89,40 @@ def register_identity(app: Flask) -> None:
         app.extensions["lectern.identity"] = None
 
 
+def register_mail(app: Flask) -> None:
+    backend = app.config["MAIL_BACKEND"]
+    mailer: Mailer
+    if backend == "smtp":
+        mailer = SMTPMailer(
+            app.config["SMTP_HOST"],
+            int(app.config["SMTP_PORT"]),
+            username=app.config["SMTP_USERNAME"],
+            password=app.config["SMTP_PASSWORD"],
+            starttls=bool(app.config["SMTP_STARTTLS"]),
+            use_ssl=bool(app.config["SMTP_SSL"]),
+            timeout=float(app.config["SMTP_TIMEOUT"]),
+        )
+    elif backend == "memory":
+        mailer = MemoryMailer()
+    else:
+        mailer = ConsoleMailer()
+    app.extensions["lectern.mailer"] = mailer
+
+
+def register_jobs(app: Flask) -> None:
+    # Immediate mode runs each job inside the request that enqueues it: for tests only.
+    jobs.huey.immediate = bool(app.config["JOBS_IMMEDIATE"])
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
+    )
+    limiter.init_app(app)
+
+
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(organize.bp)
+    app.register_blueprint(rsvp.bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -103,11 +137,25 @@ def register_commands(app: Flask) -> None:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers go on while a writer commits; foreign keys are off by default in SQLite.
     if isinstance(dbapi_connection, sqlite3.Connection):
+        # SQLAlchemy emits BEGIN itself (below), so that a write can take its lock up front.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    """On SQLite, a unit of work that asks for the write lock gets it at BEGIN (BEGIN IMMEDIATE).
+
+    Two sign-ups then queue for the lock instead of both reading the same free seat; a
+    deferred BEGIN would upgrade later and could fail or, worse, count stale rows.
+    """
+    if connection.dialect.name == "sqlite":
+        immediate = connection.get_execution_options().get("lectern_write_lock")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -37,3 +37,27 @@ PERMANENT_SESSION_LIFETIME = 12 * 3600
 
 # Largest upload (an imported post), in bytes.
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+# Email: "console" prints messages (development), "smtp" sends them, "memory" keeps them (tests).
+MAIL_BACKEND = "console"
+SMTP_HOST = "127.0.0.1"
+SMTP_PORT = 25
+SMTP_USERNAME = ""
+SMTP_PASSWORD = ""
+SMTP_STARTTLS = False
+SMTP_SSL = False
+SMTP_TIMEOUT = 10
+
+# Jobs run in the consumer process; true runs them inside the request instead (tests only).
+JOBS_IMMEDIATE = False
+
+# Redis for the job queue and the rate limits, shared by several processes or hosts.
+REDIS_URL = ""
+
+# Attendee data of a talk is erased this many days after it.
+ATTENDEE_RETENTION_DAYS = 180
+
+# Rate limits on sign-ups: aimed at abuse, loose enough for a whole lab behind one address.
+RSVP_LIMIT_PER_EMAIL = "5 per 10 minutes"
+RSVP_LIMIT_PER_ADDRESS = "2000 per minute"
+RATELIMIT_ENABLED = True

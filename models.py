@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Index,
     Date,
     DateTime,
     Enum,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -91,6 +93,8 @@ class Series(Base):
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     default_room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id", use_alter=True))
+    # Who may RSVP: email domains, comma-separated ("mcgill.ca, mila.quebec"); empty means anyone.
+    rsvp_domains: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     rooms: Mapped[list[Room]] = relationship(
@@ -158,6 +162,14 @@ class Talk(Base):
     source_digest: Mapped[str | None] = mapped_column(String(64))
     # Incremented on every change that matters to attendees (calendar SEQUENCE).
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Sign-ups. Seats come from the room unless the talk sets its own number.
+    room_capacity: Mapped[int | None] = mapped_column(Integer)
+    online_limit: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    rsvp_open: Mapped[bool] = mapped_column(default=True)
+    rsvp_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: when the talk starts
+    ask_affiliation: Mapped[bool] = mapped_column(default=False)
+    ask_question: Mapped[bool] = mapped_column(default=False)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -191,6 +203,17 @@ class Talk(Base):
     @property
     def is_cancelled(self) -> bool:
         return self.status == TalkStatus.CANCELLED
+
+    @property
+    def seats(self) -> int | None:
+        """Seats in the room for this talk; None when nobody has counted them (no limit)."""
+        if self.room_capacity is not None:
+            return self.room_capacity
+        return self.room.capacity if self.room else 0
+
+    @property
+    def signup_deadline(self) -> datetime:
+        return min(self.rsvp_closes_at, self.starts_at) if self.rsvp_closes_at else self.starts_at
 
 
 class TalkPart(Base):
@@ -287,3 +310,79 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(300))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RsvpStatus(enum.StrEnum):
+    SEATED = "seated"  # has a seat in the room
+    WAITING = "waiting"  # in line for a seat; may follow online meanwhile
+    ONLINE = "online"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RSVP = "status != 'cancelled'"
+
+
+class Rsvp(Base):
+    """One person's sign-up for one talk. No account: a signed link lets them manage it."""
+
+    __tablename__ = "rsvp"
+    __table_args__ = (
+        # One active RSVP per email per talk, enforced by the database itself.
+        Index(
+            "uq_rsvp_active_email",
+            "talk_id",
+            "email",
+            unique=True,
+            sqlite_where=text(ACTIVE_RSVP),
+            postgresql_where=text(ACTIVE_RSVP),
+        ),
+        Index("ix_rsvp_talk_status", "talk_id", "status", "queued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    affiliation: Mapped[str] = mapped_column(String(300), default="")
+    question: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[RsvpStatus] = mapped_column(
+        Enum(RsvpStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    # Order in the waiting list: when the person asked for a seat.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of the manage link: a new nonce makes older links stop working.
+    token_nonce: Mapped[str] = mapped_column(String(32))
+    walk_in: Mapped[bool] = mapped_column(default=False)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Calendar SEQUENCE of this attendee's invite; grows with each change that matters to them.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    talk: Mapped[Talk] = relationship()
+
+
+class OutboxMessage(Base):
+    """Work owed to the outside world (an email, a meeting registration), written in the same
+    transaction as the change that owes it and done by a job after the commit.
+
+    A job marks it done; a periodic sweep re-enqueues what is still owed, so a crash between
+    the commit and the enqueue, or a mail server that is down, loses nothing.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_owed", "done_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    rsvp_id: Mapped[int | None] = mapped_column(ForeignKey("rsvp.id", ondelete="CASCADE"))
+    talk_id: Mapped[int | None] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rsvp: Mapped[Rsvp | None] = relationship()
+    talk: Mapped[Talk | None] = relationship()

@@ -211,6 +211,7 @@ def _preview(talk: Talk) -> str:
         series=the_series,
         tz=tz,
         past=talk.ends_at <= now(),
+        signup_open=False,
         google_calendar=google_calendar_link(talk, tz),
         preview=True,
     )

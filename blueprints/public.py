@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from extensions import db
 from models import Series, Talk
-from services import feed, ics, richtext, talks, timefmt
+from services import feed, ics, richtext, signups, talks, timefmt
 from services.pagecache import PageCache
 
 bp = Blueprint("public", __name__)
@@ -99,10 +99,11 @@ def talk_page(slug: str) -> Response:
             series=the_series,
             tz=tz,
             past=talk.ends_at <= moment,
+            signup_open=signups.signups_open(talk, moment),
             google_calendar=google_calendar_link(talk, tz),
         )
-        # The page changes when the talk ends (it then shows itself as past).
-        valid_until = talk.ends_at if talk.ends_at > moment else None
+        # The page changes when sign-up closes and when the talk ends (it then shows itself as past).
+        valid_until = next((t for t in sorted((talk.signup_deadline, talk.ends_at)) if t > moment), None)
         page = cache.store(("talk", slug), body.encode(), version, valid_until)
     response = Response(page.body, mimetype="text/html")
     response.set_etag(page.etag)

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress, vText
 
-from models import Series, Talk, TalkStatus
+from models import Rsvp, RsvpStatus, Series, Talk, TalkStatus
 
 PRODID = "-//Lectern//Talk series//EN"
 ICS_STATUS = {
@@ -71,4 +71,52 @@ def public_calendar(
     # The zone's rules only for the years the talks span, not the default 1970-2038 span.
     years = [talk.starts_at.year for talk in talks] or [stamp.year]
     calendar.add_missing_timezones(first_date=date(min(years) - 1, 1, 1), last_date=date(max(years) + 1, 12, 31))
+    return calendar.to_ical()
+
+
+def attendee_uid(talk: Talk, rsvp: Rsvp, domain: str) -> str:
+    """Stable for this attendee's invite: built from ids only."""
+    return f"rsvp-{rsvp.id}-talk-{talk.id}@{domain}"
+
+
+def attendee_invite(
+    series: Series,
+    talk: Talk,
+    rsvp: Rsvp,
+    *,
+    method: str,
+    domain: str,
+    url: str,
+    stamp: datetime,
+    join_url: str | None = None,
+) -> bytes:
+    """The invite emailed to one attendee: METHOD:REQUEST (or CANCEL), the series as ORGANIZER.
+
+    Its SEQUENCE is the talk's plus the attendee's own, both of which only grow, so every
+    change that matters to the attendee raises it.
+    """
+    tz = ZoneInfo(series.timezone)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = talk_event(talk, tz=tz, domain=domain, url=url, stamp=stamp)
+    event["uid"] = attendee_uid(talk, rsvp, domain)
+    event.pop("SEQUENCE")
+    event.add("sequence", talk.sequence + rsvp.sequence)
+    if method == "CANCEL" or rsvp.status == RsvpStatus.CANCELLED:
+        event["status"] = "CANCELLED"
+    organizer = vCalAddress(f"mailto:{series.contact_email or 'no-reply@' + domain}")
+    organizer.params["cn"] = vText(series.name)
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{rsvp.email}")
+    attendee.params["cn"] = vText(rsvp.name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText("ACCEPTED")
+    event.add("attendee", attendee)
+    if join_url and rsvp.status != RsvpStatus.CANCELLED:
+        event["description"] = f"{event['description']}\nJoin online: {join_url}"
+    calendar.add_component(event)
+    year = talk.starts_at.year
+    calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 1, 12, 31))
     return calendar.to_ical()

@@ -57,6 +57,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "SITE_URL": "http://lectern.test",
             "SERVER_NAME": None,
             "WTF_CSRF_ENABLED": False,
+            "MAIL_BACKEND": "memory",
+            "JOBS_IMMEDIATE": True,
         }
     )
     with app.app_context():

@@ -1,0 +1,207 @@
+"""Attendees: the RSVP form, the confirmation, and the manage page behind a signed link."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+import jobs
+from blueprints.public import series
+from extensions import db, limiter
+from models import Rsvp, RsvpStatus, Talk
+from services import signups, talks
+from services.tokens import BadToken, manage_token, read_manage_token
+
+bp = Blueprint("rsvp", __name__)
+
+MODE_LABELS = {"room": "In the room", "online": "Online"}
+
+
+class RsvpForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(message="Please enter your name."), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(message="Please enter your email address."), Length(max=254)])
+    mode = RadioField("How will you attend?", validators=[DataRequired(message="Please choose how you will attend.")])
+    affiliation = StringField("Affiliation", validators=[Optional(), Length(max=300)])
+    question = TextAreaField("A question for the speaker (optional)", validators=[Optional(), Length(max=4000)])
+    # Left empty by people; bots fill every field. Hidden with CSS, skipped by keyboard and autofill.
+    website = StringField("Leave this field empty", validators=[Optional()])
+    submit = SubmitField("Sign up")
+
+
+class ModeForm(FlaskForm):
+    mode = RadioField("How will you attend?", validators=[DataRequired()])
+    submit = SubmitField("Save")
+
+
+class ActionForm(FlaskForm):
+    submit = SubmitField("Confirm")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def email_key() -> str:
+    """Rate-limit key for the per-email limit: the address as typed, normalised."""
+    return "rsvp-email:" + (request.form.get("email") or "").strip().lower()
+
+
+def _public_talk(slug: str) -> Talk:
+    talk = talks.talk_by_slug(db.session, slug)
+    if talk is None:
+        abort(404)
+    return talk
+
+
+def _rsvp_form(talk: Talk) -> RsvpForm:
+    form = RsvpForm()
+    form.mode.choices = [SelectChoice(mode, MODE_LABELS[mode]) for mode in signups.modes(talk)]
+    if len(form.mode.choices) == 1 and not form.mode.data:
+        form.mode.data = form.mode.choices[0].value
+    return form
+
+
+def _limit(setting: str) -> str:
+    return current_app.config[setting]
+
+
+@bp.route("/talks/<slug>/rsvp", methods=["GET", "POST"])
+@limiter.limit(lambda: _limit("RSVP_LIMIT_PER_EMAIL"), key_func=email_key, methods=["POST"])
+@limiter.limit(lambda: _limit("RSVP_LIMIT_PER_ADDRESS"), methods=["POST"])
+def rsvp_form(slug: str) -> Any:
+    if request.method == "POST":
+        signups.begin_write(db.session)  # before any read: this unit of work will write
+    talk = _public_talk(slug)
+    tz = ZoneInfo(talk.series.timezone)
+    form = _rsvp_form(talk)
+    is_open = signups.signups_open(talk, now())
+    context = {"talk": talk, "series": talk.series, "tz": tz, "form": form, "is_open": is_open}
+    if request.method == "GET":
+        return render_template("rsvp/form.html", **context)
+    if not is_open:
+        return render_template("rsvp/form.html", **context), 409
+    if not form.validate_on_submit():
+        return render_template("rsvp/form.html", **context), 400
+    if form.website.data:
+        db.session.rollback()
+        return render_template("rsvp/check_email.html", talk=talk, series=talk.series, tz=tz)
+    try:
+        result = signups.sign_up(
+            db.session,
+            talk.id,
+            name=form.name.data,
+            email=form.email.data,
+            mode=form.mode.data,
+            now=now(),
+            affiliation=form.affiliation.data or "",
+            question=form.question.data or "",
+        )
+    except signups.SignupError as error:
+        db.session.rollback()
+        target = getattr(form, error.field, None) if error.field else None
+        if target is not None:
+            target.errors = [*target.errors, str(error)]
+        else:
+            form.form_errors.append(str(error))
+        status = 409 if "closed" in str(error) or "taken" in str(error) else 400
+        return render_template("rsvp/form.html", **context), status
+    jobs.commit_and_dispatch()
+    if not result.created:
+        # Whoever typed this address must not learn or change that person's sign-up.
+        return render_template("rsvp/check_email.html", talk=talk, series=talk.series, tz=tz, repeat=True)
+    flash("You are signed up. A confirmation is on its way to your inbox.")
+    return redirect(url_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], result.rsvp)))
+
+
+def _rsvp_from_token(token: str) -> Rsvp:
+    try:
+        claim = read_manage_token(current_app.config["SECRET_KEY"], token)
+    except BadToken:
+        abort(400, description="This link is not valid: it may have been cut short or changed. "
+                               "Use the link in your confirmation email.")  # fmt: skip
+    rsvp = db.session.get(Rsvp, claim.rsvp_id)
+    if rsvp is None or not claim.matches(rsvp):
+        abort(404, description="This sign-up no longer exists. You can sign up again from the talk's page.")
+    return rsvp
+
+
+def _mode_form(rsvp: Rsvp) -> ModeForm:
+    form = ModeForm()
+    form.mode.choices = [SelectChoice(mode, MODE_LABELS[mode]) for mode in signups.modes(rsvp.talk)]
+    if not form.mode.data:
+        form.mode.data = "online" if rsvp.status == RsvpStatus.ONLINE else "room"
+    return form
+
+
+@bp.get("/rsvp/<token>")
+def manage(token: str) -> Any:
+    rsvp = _rsvp_from_token(token)
+    talk = rsvp.talk
+    return render_template(
+        "rsvp/manage.html",
+        rsvp=rsvp,
+        talk=talk,
+        series=talk.series,
+        tz=ZoneInfo(talk.series.timezone),
+        position=signups.waiting_position(db.session, rsvp),
+        mode_form=_mode_form(rsvp),
+        action=ActionForm(),
+        token=token,
+        started=now() >= talk.starts_at,
+    )
+
+
+def _act(token: str, change: Any, message: str) -> Any:
+    signups.begin_write(db.session)
+    rsvp = _rsvp_from_token(token)
+    try:
+        change(rsvp)
+    except signups.SignupError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("rsvp.manage", token=token))
+    jobs.commit_and_dispatch()
+    flash(message)
+    return redirect(url_for("rsvp.manage", token=token))
+
+
+@bp.post("/rsvp/<token>/mode")
+def change_mode(token: str) -> Any:
+    mode = request.form.get("mode", "")
+    if not ActionForm().validate_on_submit() or mode not in MODE_LABELS:
+        abort(400, description="Please choose how you will attend.")
+    return _act(token, lambda r: signups.change_mode(db.session, r.id, mode, now()), "Your sign-up is updated.")
+
+
+@bp.post("/rsvp/<token>/cancel")
+def cancel(token: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _act(token, lambda r: signups.cancel(db.session, r.id, now()), "Your sign-up is cancelled.")
+
+
+@bp.post("/rsvp/<token>/delete")
+def erase(token: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    signups.begin_write(db.session)
+    rsvp = _rsvp_from_token(token)
+    talk = rsvp.talk
+    signups.delete(db.session, rsvp.id, now())
+    jobs.commit_and_dispatch()
+    return render_template("rsvp/erased.html", talk=talk, series=talk.series)
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    the_series = series()
+    return render_template(
+        "privacy.html", series=the_series, retention_days=current_app.config["ATTENDEE_RETENTION_DAYS"]
+    )

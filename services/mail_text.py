@@ -1,0 +1,92 @@
+"""The emails attendees receive: text and HTML side by side, with their calendar invite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from zoneinfo import ZoneInfo
+
+from models import Rsvp, RsvpStatus, Series, Talk
+from services import ics, timefmt
+
+Render = Callable[..., str]  # (template name, **context) -> text
+
+
+@dataclass(frozen=True)
+class Links:
+    talk_url: str
+    manage_url: str
+    domain: str
+    join_url: str | None = None
+
+
+def subject(kind: str, talk: Talk, rsvp: Rsvp, position: int | None) -> str:
+    if kind == "rsvp.confirmation":
+        return {
+            RsvpStatus.SEATED: f"Your seat for “{talk.title}”",
+            RsvpStatus.WAITING: f"Waiting list, number {position}: “{talk.title}”",
+            RsvpStatus.ONLINE: f"You are signed up to follow “{talk.title}” online",
+        }.get(rsvp.status, f"Your sign-up for “{talk.title}”")
+    return {
+        "rsvp.manage_link": f"Your sign-up for “{talk.title}”",
+        "rsvp.promoted": f"A seat is yours: “{talk.title}”",
+        "rsvp.updated": f"Your sign-up changed: “{talk.title}”",
+        "rsvp.cancelled": f"Sign-up cancelled: “{talk.title}”",
+        "talk.changed": f"Changed: “{talk.title}”",
+        "talk.cancelled": f"Cancelled: “{talk.title}”",
+        "talk.reminder": f"Tomorrow: “{talk.title}”",
+    }[kind]
+
+
+def invite_method(kind: str, rsvp: Rsvp) -> str | None:
+    """Which invite goes with the email: a new or updated one, a cancellation, or none."""
+    if kind == "rsvp.manage_link":
+        return None
+    if kind in ("rsvp.cancelled", "talk.cancelled") or rsvp.status == RsvpStatus.CANCELLED:
+        return "CANCEL"
+    return "REQUEST"
+
+
+def compose(
+    kind: str,
+    *,
+    series: Series,
+    talk: Talk,
+    rsvp: Rsvp,
+    links: Links,
+    position: int | None,
+    render: Render,
+    now: datetime,
+    payload: dict[str, object] | None = None,
+) -> EmailMessage:
+    tz = ZoneInfo(series.timezone)
+    context = {
+        "kind": kind,
+        "series": series,
+        "talk": talk,
+        "rsvp": rsvp,
+        "links": links,
+        "position": position,
+        "when": timefmt.when(talk.starts_at, talk.ends_at, tz),
+        "payload": payload or {},
+        "statuses": RsvpStatus,
+    }
+    message = EmailMessage()
+    message["Subject"] = subject(kind, talk, rsvp, position)
+    sender = series.contact_email or f"no-reply@{links.domain}"
+    message["From"] = formataddr((series.name, sender))
+    message["To"] = formataddr((rsvp.name, rsvp.email))
+    message["Message-ID"] = make_msgid(domain=links.domain)
+    message.set_content(render("email/attendee.txt", **context))
+    message.add_alternative(render("email/attendee.html", **context), subtype="html")
+    if method := invite_method(kind, rsvp):
+        invite = ics.attendee_invite(
+            series, talk, rsvp, method=method, domain=links.domain, url=links.talk_url, stamp=now, join_url=links.join_url
+        )
+        message.add_attachment(
+            invite, maintype="text", subtype="calendar", filename="invite.ics", params={"method": method}
+        )
+    return message
