@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Index,
     Date,
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,

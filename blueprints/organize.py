@@ -10,22 +10,37 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.utils import secure_filename
 from wtforms.fields.choices import SelectChoice
 
+import jobs
 from blueprints.auth import require_organizer
-from blueprints.organize_forms import ConfirmForm, ImportForm, InviteForm, RoomForm, SeriesForm, TalkForm
+from blueprints.organize_forms import ConfirmForm, ImportForm, InviteForm, RoomForm, SeriesForm, TalkForm, WalkInForm
 from blueprints.public import google_calendar_link, series
 from extensions import db
-from models import Organizer, Room, Semester, Talk, TalkStatus
-from services import audit, organizers
+from models import Organizer, Room, Rsvp, RsvpStatus, Semester, Talk, TalkStatus
+from services import audit, export, organizers, signups
 from services.importer import Importer, ImportSettings
 from services.talk_editing import (
     EditError,
     PartData,
     TalkData,
     apply_talk,
+    attendee_change,
+    attendee_facts,
     delete_room,
     parse_speaker_lines,
     save_room,
@@ -36,6 +51,15 @@ from services.talk_editing import (
 )
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
+
+
+@bp.before_request
+def take_write_lock() -> None:
+    """Organizer changes may move attendees between lists: take the write lock before any read."""
+    if request.method == "POST":
+        signups.begin_write(db.session)
+
+
 bp.before_request(require_organizer)
 
 
@@ -93,6 +117,7 @@ def _form_for(talk: Talk | None) -> TalkForm:
             room=the_series.default_room.id if the_series.default_room else 0,
             status=TalkStatus.SCHEDULED.value,
             published=True,
+            rsvp_open=True,
         )
     elif request.method == "GET":
         tz = ZoneInfo(the_series.timezone)
@@ -113,6 +138,14 @@ def _form_for(talk: Talk | None) -> TalkForm:
                 "paper_url": talk.paper_url,
                 "slides_url": talk.slides_url,
                 "recording_url": talk.recording_url,
+                "room_capacity": talk.room_capacity,
+                "online_limit": talk.online_limit,
+                "rsvp_open": talk.rsvp_open,
+                "rsvp_closes_at": talk.rsvp_closes_at.astimezone(tz).replace(tzinfo=None)
+                if talk.rsvp_closes_at
+                else None,
+                "ask_affiliation": talk.ask_affiliation,
+                "ask_question": talk.ask_question,
                 "parts": [
                     {
                         "title": p.title or "",
@@ -132,6 +165,8 @@ def _form_for(talk: Talk | None) -> TalkForm:
 
 
 def _talk_data(form: TalkForm) -> TalkData:
+    tz = ZoneInfo(series().timezone)
+    closes = form.rsvp_closes_at.data
     parts = [
         PartData(
             title=(entry.form.title.data or "").strip() or None,
@@ -159,6 +194,12 @@ def _talk_data(form: TalkForm) -> TalkData:
         slides_url=form.slides_url.data,
         recording_url=form.recording_url.data,
         parts=parts,
+        room_capacity=form.room_capacity.data,
+        online_limit=form.online_limit.data,
+        rsvp_open=form.rsvp_open.data,
+        rsvp_closes_at=closes.replace(tzinfo=tz) if closes else None,
+        ask_affiliation=form.ask_affiliation.data,
+        ask_question=form.ask_question.data,
     )
 
 
@@ -173,6 +214,7 @@ def _edit(talk: Talk | None) -> Any:
     if not form.validate():
         return render_template("organize/talk_form.html", form=form, talk=talk, heading=title), 400
     before = audit.talk_snapshot(talk) if talk is not None else None
+    facts = attendee_facts(talk) if talk is not None else None
     try:
         data = _talk_data(form)
         with db.session.no_autoflush:
@@ -188,10 +230,23 @@ def _edit(talk: Talk | None) -> Any:
         return render_template("organize/talk_form.html", form=form, talk=talk, heading=title, preview=page)
     db.session.add(saved)
     db.session.flush()
+    # More seats go to the people in line (not for a cancelled talk: nobody is coming).
+    promoted = signups.fill_seats(db.session, saved) if not saved.is_cancelled else []
+    what = attendee_change(facts, saved) if facts is not None else None
+    told = signups.notify_talk_changed(db.session, saved, what) if what else 0
     log("talk.create" if talk is None else "talk.update", f"talk {saved.slug}", before, audit.talk_snapshot(saved))
-    db.session.commit()
-    flash(f"Saved “{saved.title}”.")
+    jobs.commit_and_dispatch()
+    flash(f"Saved “{saved.title}”." + _consequences(promoted, told))
     return redirect(url_for("organize.edit_talk", talk_id=saved.id))
+
+
+def _consequences(promoted: list[Any], told: int) -> str:
+    said = []
+    if promoted:
+        said.append(f"{len(promoted)} from the waiting list got a seat")
+    if told:
+        said.append(f"{told} people signed up are told of the change")
+    return (" " + "; ".join(said) + ".") if said else ""
 
 
 def _field_error(form: TalkForm, error: EditError) -> None:
@@ -246,10 +301,13 @@ def _change(talk_id: int, action: str, change: Any, message: str) -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     before = audit.talk_snapshot(talk)
+    facts = attendee_facts(talk)
     change(talk)
+    what = attendee_change(facts, talk)
+    told = signups.notify_talk_changed(db.session, talk, what) if what else 0
     log(action, f"talk {talk.slug}", before, audit.talk_snapshot(talk))
-    db.session.commit()
-    flash(message.format(title=talk.title))
+    jobs.commit_and_dispatch()
+    flash(message.format(title=talk.title) + _consequences([], told))
     return redirect(request.referrer if _local(request.referrer) else url_for("organize.talks"))
 
 
@@ -397,6 +455,7 @@ def settings() -> Any:
                     default_room_id=form.default_room.data or None,
                     contact_email=form.contact_email.data or "",
                     description=form.description.data or "",
+                    rsvp_domains=form.rsvp_domains.data or "",
                 )
                 log("series.update", "series", before, audit.series_snapshot(the_series))
                 db.session.commit()
@@ -463,3 +522,107 @@ def organizer_context() -> dict[str, Any]:
         "organizer": g.get("organizer"),
         "upload_limit": current_app.config["MAX_CONTENT_LENGTH"],
     }
+
+
+# Attendees ----------------------------------------------------------------------------------
+
+
+@bp.get("/talks/<int:talk_id>/attendees")
+def attendees(talk_id: int) -> str:
+    talk = get_talk(talk_id)
+    people = export.attendees(db.session, talk)
+    by_status = {status: [r for r in people if r.status == status] for status in RsvpStatus}
+    return render_template(
+        "organize/attendees.html",
+        talk=talk,
+        tz=ZoneInfo(talk.series.timezone),
+        counts=signups.counts(db.session, talk),
+        by_status=by_status,
+        button=ConfirmForm(),
+        statuses=RsvpStatus,
+    )
+
+
+def _rsvp_of(talk: Talk, rsvp_id: int) -> Rsvp:
+    rsvp = db.session.get(Rsvp, rsvp_id)
+    if rsvp is None or rsvp.talk_id != talk.id:
+        abort(404)
+    return rsvp
+
+
+@bp.post("/talks/<int:talk_id>/attendees/<int:rsvp_id>/move")
+def move_attendee(talk_id: int, rsvp_id: int) -> Any:
+    talk = get_talk(talk_id)
+    rsvp = _rsvp_of(talk, rsvp_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        status = RsvpStatus(request.form.get("status", ""))
+    except ValueError:
+        abort(400, description="Choose where to move this person.")
+    before = {"email": rsvp.email, "status": rsvp.status.value}
+    signups.move(db.session, rsvp.id, status, now())
+    log("rsvp.move", f"talk {talk.slug}", before, {"email": rsvp.email, "status": rsvp.status.value})
+    jobs.commit_and_dispatch()
+    flash(f"{rsvp.name}: {status.value}.")
+    return redirect(url_for("organize.attendees", talk_id=talk.id))
+
+
+@bp.get("/talks/<int:talk_id>/attendees.csv")
+def attendees_csv(talk_id: int) -> Response:
+    talk = get_talk(talk_id)
+    tz = ZoneInfo(talk.series.timezone)
+    response = Response(stream_with_context(export.csv_lines(db.session, talk, tz)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{talk.slug}-attendees.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/talks/<int:talk_id>/check-in")
+def check_in_list(talk_id: int) -> str:
+    talk = get_talk(talk_id)
+    query = (request.args.get("q") or "").strip().lower()
+    people = export.attendees(db.session, talk, (RsvpStatus.SEATED, RsvpStatus.WAITING, RsvpStatus.ONLINE))
+    if query:
+        people = [r for r in people if query in r.name.lower() or query in r.email]
+    return render_template(
+        "organize/check_in.html",
+        talk=talk,
+        tz=ZoneInfo(talk.series.timezone),
+        people=people,
+        query=query,
+        counts=signups.counts(db.session, talk),
+        checked_in=sum(1 for r in people if r.checked_in_at),
+        button=ConfirmForm(),
+        walk_in=WalkInForm(),
+    )
+
+
+@bp.post("/talks/<int:talk_id>/check-in/<int:rsvp_id>")
+def check_in(talk_id: int, rsvp_id: int) -> Any:
+    talk = get_talk(talk_id)
+    rsvp = _rsvp_of(talk, rsvp_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    signups.check_in(db.session, rsvp.id, now(), undo=request.form.get("undo") == "1")
+    db.session.commit()
+    return redirect(url_for("organize.check_in_list", talk_id=talk.id, q=request.args.get("q", "")) + f"#r{rsvp.id}")
+
+
+@bp.post("/talks/<int:talk_id>/walk-in")
+def walk_in(talk_id: int) -> Any:
+    talk = get_talk(talk_id)
+    form = WalkInForm()
+    if not form.validate_on_submit():
+        flash("A walk-in needs a name (the email is optional).", "error")
+        return redirect(url_for("organize.check_in_list", talk_id=talk.id))
+    try:
+        rsvp = signups.add_walk_in(db.session, talk.id, name=form.name.data, email=form.email.data or "", now=now())
+    except signups.SignupError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("organize.check_in_list", talk_id=talk.id))
+    log("rsvp.walk_in", f"talk {talk.slug}", None, {"name": rsvp.name})
+    db.session.commit()
+    flash(f"{rsvp.name} is in.")
+    return redirect(url_for("organize.check_in_list", talk_id=talk.id))

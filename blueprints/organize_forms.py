@@ -7,6 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     FieldList,
     Form,
@@ -73,6 +74,25 @@ class TalkForm(FlaskForm):
     published = BooleanField("Published (shown to the public)")
     intro_md = TextAreaField("Introduction", description="Markdown, shown above the abstract.")
     parts = FieldList(FormField(PartForm), min_entries=1, max_entries=12)
+    room_capacity = IntegerField(
+        "Room capacity",
+        description="Seats for this talk; leave empty to use the room's own capacity.",
+        validators=[Optional(), NumberRange(min=0, max=100000)],
+    )
+    online_limit = IntegerField(
+        "Online places",
+        description="Leave empty for no limit.",
+        validators=[Optional(), NumberRange(min=1, max=100000)],
+    )
+    rsvp_open = BooleanField("Sign-up open")
+    rsvp_closes_at = DateTimeLocalField(
+        "Sign-up closes",
+        description="Leave empty to close when the talk starts.",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+    ask_affiliation = BooleanField("Ask for an affiliation")
+    ask_question = BooleanField("Ask for a question for the speaker")
     paper_url = URLField("Paper", validators=OPTIONAL_URL)
     slides_url = URLField("Slides", validators=OPTIONAL_URL)
     recording_url = URLField("Recording", validators=OPTIONAL_URL)
@@ -115,7 +135,19 @@ class SeriesForm(FlaskForm):
         "Contact address", validators=[Optional(), Email(check_deliverability=False), Length(max=254)]
     )
     description = TextAreaField("Description", validators=[Length(max=4000)])
+    rsvp_domains = StringField(
+        "Who may sign up",
+        description="Email domains, comma-separated (e.g. mcgill.ca, mila.quebec); subdomains count. "
+        "Leave empty to let anyone sign up.",
+        validators=[Length(max=2000)],
+    )
     submit = SubmitField("Save settings")
+
+
+class WalkInForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email (optional)", validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
+    submit = SubmitField("Add walk-in")
 
 
 class InviteForm(FlaskForm):

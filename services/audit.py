@@ -41,6 +41,10 @@ def talk_snapshot(talk: Talk) -> dict[str, Any]:
             "paper_url": talk.paper_url,
             "slides_url": talk.slides_url,
             "recording_url": talk.recording_url,
+            "room_capacity": talk.room_capacity,
+            "online_limit": talk.online_limit,
+            "rsvp_open": talk.rsvp_open,
+            "rsvp_closes_at": talk.rsvp_closes_at,
             "parts": [
                 {
                     "title": part.title,
@@ -66,6 +70,7 @@ def series_snapshot(series: Series) -> dict[str, Any]:
         "default_room": series.default_room.name if series.default_room else None,
         "contact_email": series.contact_email,
         "description": series.description,
+        "rsvp_domains": series.rsvp_domains,
     }
 
 

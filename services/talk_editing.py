@@ -55,6 +55,12 @@ class TalkData:
     slides_url: str | None = None
     recording_url: str | None = None
     parts: list[PartData] = field(default_factory=list)
+    room_capacity: int | None = None  # None: the room's own capacity
+    online_limit: int | None = None  # None: unlimited
+    rsvp_open: bool = True
+    rsvp_closes_at: datetime | None = None  # None: when the talk starts
+    ask_affiliation: bool = False
+    ask_question: bool = False
 
 
 def slugify(text: str) -> str:
@@ -140,7 +146,7 @@ def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | No
         talk = Talk(series=series, slug=slug, sequence=0, links=[], images=[])
     elif data.slug and data.slug != talk.slug:
         talk.slug = _unique_slug(session, data.slug, talk)
-    attendee_facts = (talk.starts_at, talk.ends_at, talk.room, talk.status)
+    before = attendee_facts(talk)
     talk.title = data.title.strip()
     talk.status = data.status
     talk.published = data.published
@@ -168,9 +174,36 @@ def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | No
         )
         for index, part in enumerate(data.parts)
     ]
-    if not is_new and attendee_facts != (talk.starts_at, talk.ends_at, talk.room, talk.status):
+    if data.room_capacity is not None and data.room_capacity < 0:
+        raise EditError("A room capacity cannot be negative.", "room_capacity")
+    talk.room_capacity = data.room_capacity
+    talk.online_limit = data.online_limit
+    talk.rsvp_open = data.rsvp_open
+    talk.rsvp_closes_at = data.rsvp_closes_at
+    talk.ask_affiliation = data.ask_affiliation
+    talk.ask_question = data.ask_question
+    if not is_new and before != attendee_facts(talk):
         talk.sequence += 1
     return talk
+
+
+def attendee_change(before: tuple[object, ...], talk: Talk) -> str | None:
+    """What changed for the people signed up, in words for their email; None if nothing did."""
+    starts_at, ends_at, room, status = before
+    if status != talk.status and talk.status == TalkStatus.CANCELLED:
+        return "cancelled"
+    changes = []
+    if (starts_at, ends_at) != (talk.starts_at, talk.ends_at):
+        changes.append("the time")
+    if room is not talk.room:
+        changes.append("the room")
+    if status != talk.status:
+        changes.append("its status")
+    return " and ".join(changes) or None
+
+
+def attendee_facts(talk: Talk) -> tuple[object, ...]:
+    return (talk.starts_at, talk.ends_at, talk.room, talk.status)
 
 
 def set_status(talk: Talk, status: TalkStatus) -> None:
@@ -225,6 +258,7 @@ def save_series(
     session: Session,
     series: Series,
     *,
+    rsvp_domains: str = "",
     name: str,
     timezone: str,
     default_minutes: int,
@@ -246,4 +280,9 @@ def save_series(
     series.default_room = room
     series.contact_email = contact_email.strip()
     series.description = description.strip()
+    domains = [d.strip().lower().lstrip("@") for d in rsvp_domains.replace("\n", ",").split(",") if d.strip()]
+    for domain in domains:
+        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
+            raise EditError(f"{domain!r} is not a domain such as mcgill.ca.", "rsvp_domains")
+    series.rsvp_domains = ", ".join(domains)
     return series

@@ -5,72 +5,17 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from adapters.identity import FakeIdentityProvider, Identity
 from extensions import db
 from models import AuditEntry, Organizer, Room, Series, Talk, TalkStatus
-from services import demo, organizers, talks
+from services import signups
+from tests.blueprints.conftest import ADA, EVE, logged_in, talk_form
 from tests.conftest import CORPUS
-
-ADA = Identity("https://login.example.edu", "sub-ada", "ada@example.edu", True, "Ada")
-EVE = Identity("https://login.example.edu", "sub-eve", "eve@example.edu", True, "Eve")
-
-
-@pytest.fixture
-def seeded(app: Flask) -> Flask:
-    with app.app_context():
-        series = talks.get_series(
-            db.session, name="Test Series", timezone="America/Montreal", default_minutes=60, contact_email=""
-        )
-        demo.seed(db.session, series, today=datetime.now(UTC))
-        organizers.add(db.session, "ada@example.edu")
-        db.session.commit()
-    return app
-
-
-def logged_in(app: Flask, identity: Identity) -> FlaskClient:
-    client = app.test_client()
-    app.extensions["lectern.identity"] = FakeIdentityProvider(identity)
-    start = client.get("/login")
-    client.get(start.headers["Location"])
-    return client
-
-
-@pytest.fixture
-def ada(seeded: Flask) -> FlaskClient:
-    return logged_in(seeded, ADA)
-
-
-def talk_form(**overrides: Any) -> dict[str, Any]:
-    form = {
-        "title": "Tidy Datasets, Messy Worlds",
-        "slug": "",
-        "day": "2031-03-14",
-        "start": "11:30",
-        "minutes": "60",
-        "room": "0",
-        "online_platform": "Zoom",
-        "semester": "0",
-        "status": "scheduled",
-        "published": "y",
-        "intro_md": "Welcome.",
-        "parts-0-title": "",
-        "parts-0-speakers": "Rosa Lindqvist | Northern Institute | https://example.org/rosa",
-        "parts-0-abstract_md": "Why data gets *messy*.",
-        "parts-0-bio_md": "Rosa studies data.",
-        "paper_url": "",
-        "slides_url": "",
-        "recording_url": "",
-        "save": "Save",
-    }
-    form.update(overrides)
-    return form
 
 
 def one_talk(slug: str) -> Talk:
@@ -277,8 +222,14 @@ def concrete(rule: str, ids: dict[str, int]) -> str:
 @pytest.fixture
 def ids(seeded: Flask) -> dict[str, int]:
     with seeded.app_context():
+        talk = one_talk("what-quiet-benchmarks-hide")
+        signed = signups.sign_up(
+            db.session, talk.id, name="Mo", email="mo@example.org", mode="room", now=datetime.now(UTC)
+        )
+        db.session.commit()
         return {
-            "talk_id": one_talk("what-quiet-benchmarks-hide").id,
+            "rsvp_id": signed.rsvp.id,
+            "talk_id": talk.id,
             "room_id": db.session.scalars(select(Room)).first().id,
             "organizer_id": db.session.scalars(select(Organizer)).first().id,
         }

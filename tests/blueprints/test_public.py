@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from icalendar import Calendar
@@ -12,22 +11,6 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Series, Talk, TalkStatus
-from services import demo, talks
-
-
-@pytest.fixture
-def seeded(app: Flask) -> Flask:
-    with app.app_context():
-        series = talks.get_series(
-            db.session,
-            name="Test Series",
-            timezone="America/Montreal",
-            default_minutes=60,
-            contact_email="t@example.org",
-        )
-        demo.seed(db.session, series, today=datetime.now(UTC))
-        db.session.commit()
-    return app
 
 
 def talk_by_slug(slug: str) -> Talk:

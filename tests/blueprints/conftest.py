@@ -1,0 +1,76 @@
+"""Shared by the page tests: demo content, an organizer, and logged-in clients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from adapters.identity import FakeIdentityProvider, Identity
+from extensions import db
+from services import demo, organizers, talks
+
+ADA = Identity("https://login.example.edu", "sub-ada", "ada@example.edu", True, "Ada")
+EVE = Identity("https://login.example.edu", "sub-eve", "eve@example.edu", True, "Eve")
+
+
+@pytest.fixture
+def seeded(app: Flask) -> Flask:
+    """The demo talks, dated around today, and one organizer (ada@example.edu)."""
+    with app.app_context():
+        series = talks.get_series(
+            db.session,
+            name="Test Series",
+            timezone="America/Montreal",
+            default_minutes=60,
+            contact_email="t@example.org",
+        )
+        db.session.flush()
+        demo.seed(db.session, series, today=datetime.now(UTC))
+        organizers.add(db.session, "ada@example.edu")
+        db.session.commit()
+    return app
+
+
+def logged_in(app: Flask, identity: Identity) -> FlaskClient:
+    client = app.test_client()
+    app.extensions["lectern.identity"] = FakeIdentityProvider(identity)
+    start = client.get("/login")
+    client.get(start.headers["Location"])
+    return client
+
+
+@pytest.fixture
+def ada(seeded: Flask) -> FlaskClient:
+    return logged_in(seeded, ADA)
+
+
+def talk_form(**overrides: Any) -> dict[str, Any]:
+    """The organizer's talk form, filled in, as a browser would post it."""
+    form = {
+        "title": "Tidy Datasets, Messy Worlds",
+        "slug": "",
+        "day": "2031-03-14",
+        "start": "11:30",
+        "minutes": "60",
+        "room": "0",
+        "online_platform": "Zoom",
+        "semester": "0",
+        "status": "scheduled",
+        "published": "y",
+        "rsvp_open": "y",
+        "intro_md": "Welcome.",
+        "parts-0-title": "",
+        "parts-0-speakers": "Rosa Lindqvist | Northern Institute | https://example.org/rosa",
+        "parts-0-abstract_md": "Why data gets *messy*.",
+        "parts-0-bio_md": "Rosa studies data.",
+        "paper_url": "",
+        "slides_url": "",
+        "recording_url": "",
+        "save": "Save",
+    }
+    form.update(overrides)
+    return form
