@@ -7,7 +7,11 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install db demo lint bench clean
+.PHONY: run test install node-deps db demo lint bench clean
+
+# Node packages for the tests only (oidc-provider, the real OIDC peer); `make run` never needs node.
+# Reinstalled whenever package-lock.json is newer than the stamp (npm ci empties node_modules first).
+NODE_STAMP := node_modules/.stamp-npm-ci
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,16 +20,31 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "npm ci --no-audit --no-fund"; npm ci --no-audit --no-fund && touch $(NODE_STAMP); \
+	elif [ "$$CI" = true ]; then \
+	  echo "npm is required in CI: the OIDC integration tests run the npm package oidc-provider" >&2; exit 1; \
+	else \
+	  echo "npm not found: the OIDC integration tests will be skipped" >&2; \
+	fi
+
+node-deps: $(NODE_STAMP)
+
 db: install
 	$(FLASK) db upgrade
 
 demo: db
 	LECTERN_ENV=$${LECTERN_ENV:-development} $(FLASK) seed-demo
 
+# The web server and the job consumer (emails, reminders, retention) side by side; Ctrl-C stops both.
 run: demo
-	LECTERN_ENV=$${LECTERN_ENV:-development} $(FLASK) run --host $(HOST) --port $(PORT)
+	@export LECTERN_ENV=$${LECTERN_ENV:-development}; \
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/huey_consumer jobs.huey --workers 2 --worker-type thread --logfile instance/jobs.log --quiet & \
+	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install
+test: install $(NODE_STAMP)
 	$(BIN)/pytest
 
 lint: install
