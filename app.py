@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -18,7 +19,7 @@ from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from blueprints import auth, errors, organize, public, rsvp
 from config import load_config
 from extensions import csrf, db, limiter, migrate, talisman
-from services.content_version import ContentVersion, bump_after_commits
+from services.content_version import ContentVersion, RedisContentVersion, Version, bump_after_commits
 from services.pagecache import PageCache
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +42,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
-    version = ContentVersion(app.config["CONTENT_VERSION_FILE"])
+    version: Version
+    if app.config["REDIS_URL"]:
+        # Several hosts: the version lives where they all can see it.
+        version = RedisContentVersion(redis.Redis.from_url(app.config["REDIS_URL"]))
+    else:
+        version = ContentVersion(app.config["CONTENT_VERSION_FILE"])
     app.extensions["lectern.content_version"] = version
     app.extensions["lectern.page_cache"] = PageCache(version)
     bump_after_commits(db.session, lambda: current_app.extensions["lectern.content_version"])

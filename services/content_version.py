@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -27,6 +28,12 @@ PUBLIC_MODELS = (
     models.TalkSection,
     models.ScheduleEntry,
 )
+
+
+class Version(Protocol):
+    def current(self) -> int: ...
+
+    def bump(self) -> None: ...
 
 
 class ContentVersion:
@@ -49,7 +56,23 @@ class ContentVersion:
             os.utime(self.path, ns=(previous + 1, previous + 1))
 
 
-def bump_after_commits(session_target: object, resolve: Callable[[], ContentVersion]) -> None:
+class RedisContentVersion:
+    """The same counter in Redis, for workers on several hosts (one GET per cached page served)."""
+
+    KEY = "lectern:content-version"
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def current(self) -> int:
+        value = self.client.get(self.KEY)
+        return int(value) if value is not None else 0
+
+    def bump(self) -> None:
+        self.client.incr(self.KEY)
+
+
+def bump_after_commits(session_target: object, resolve: Callable[[], Version]) -> None:
     """Bump the version after every commit that wrote public content.
 
     `resolve` finds the counter for the session at hand (one per application), so one set
@@ -64,7 +87,7 @@ def bump_after_commits(session_target: object, resolve: Callable[[], ContentVers
     event.listen(session_target, "after_rollback", _forget)
 
 
-_resolve: Callable[[], ContentVersion] | None = None
+_resolve: Callable[[], Version] | None = None
 
 
 def _note_changes(session: Session, _flush_context: object) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.content_version import ContentVersion
+from services.content_version import Version
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class CachedPage:
 
 
 class PageCache:
-    def __init__(self, version: ContentVersion, max_entries: int = 2000) -> None:
+    def __init__(self, version: Version, max_entries: int = 2000) -> None:
         self.version = version
         self.max_entries = max_entries
         self._entries: dict[Hashable, CachedPage] = {}

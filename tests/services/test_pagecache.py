@@ -53,3 +53,22 @@ def test_etags_differ_between_versions(tmp_path: Path) -> None:
     first = cache.store("talk", b"a", version.current(), None).etag
     version.bump()
     assert cache.store("talk", b"a", version.current(), None).etag != first
+
+
+def test_a_change_on_one_host_invalidates_pages_cached_on_another() -> None:
+    import redis
+
+    from services.content_version import RedisContentVersion
+    from tests.conftest import skip_or_fail
+
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/13")
+    try:
+        client.flushdb()
+    except redis.ConnectionError:
+        skip_or_fail("Redis is not running on 127.0.0.1:6379")
+    host_a, host_b = PageCache(RedisContentVersion(client)), PageCache(RedisContentVersion(client))
+    host_a.store("talk", b"old", host_a.version.current(), valid_until=None)
+    assert host_a.lookup("talk", NOW) is not None
+    host_b.version.bump()  # an organizer saved through host B
+    assert host_a.lookup("talk", NOW) is None
+    client.flushdb()
