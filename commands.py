@@ -17,14 +17,7 @@ from services.importer import Importer, ImportSettings, reports_failed
 
 
 def the_series() -> Series:
-    config = current_app.config
-    series = talks.get_series(
-        db.session,
-        name=config["SERIES_NAME"],
-        timezone=config["SERIES_TIMEZONE"],
-        default_minutes=config["SERIES_DEFAULT_MINUTES"],
-        contact_email=config["SERIES_CONTACT_EMAIL"],
-    )
+    series = talks.configured_series(db.session, current_app.config)
     db.session.flush()
     return series
 

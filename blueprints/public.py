@@ -24,14 +24,7 @@ def now() -> datetime:
 
 
 def series() -> Series:
-    config = current_app.config
-    found = talks.get_series(
-        db.session,
-        name=config["SERIES_NAME"],
-        timezone=config["SERIES_TIMEZONE"],
-        default_minutes=config["SERIES_DEFAULT_MINUTES"],
-        contact_email=config["SERIES_CONTACT_EMAIL"],
-    )
+    found = talks.configured_series(db.session, current_app.config)
     if found in db.session.new:
         db.session.commit()  # the first visit to a fresh installation creates the series
     return found

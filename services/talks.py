@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
@@ -22,6 +24,17 @@ def get_series(session: Session, *, name: str, timezone: str, default_minutes: i
         series = Series(name=name, timezone=timezone, default_minutes=default_minutes, contact_email=contact_email)
         session.add(series)
     return series
+
+
+def configured_series(session: Session, config: Mapping[str, Any]) -> Series:
+    """The series, or a new one from the installation's SERIES_* settings."""
+    return get_series(
+        session,
+        name=config["SERIES_NAME"],
+        timezone=config["SERIES_TIMEZONE"],
+        default_minutes=config["SERIES_DEFAULT_MINUTES"],
+        contact_email=config["SERIES_CONTACT_EMAIL"],
+    )
 
 
 def _public_talks() -> Select[tuple[Talk]]:

@@ -6,15 +6,12 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from extensions import db
-from services import demo, talks
 from tests.conftest import skip_or_fail
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,18 +29,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    with app.app_context():
-        series = talks.get_series(
-            db.session,
-            name="Demo Series",
-            timezone="America/Montreal",
-            default_minutes=60,
-            contact_email="t@example.org",
-        )
-        demo.seed(db.session, series, today=datetime.now(UTC))
-        db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live_server(seeded: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, seeded, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
