@@ -71,7 +71,13 @@ class OIDCProvider:
             client_id=client_id,
             client_secret=client_secret,
             server_metadata_url=metadata_url,
-            client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256", "timeout": timeout},
+            client_kwargs={
+                "scope": "openid email profile",
+                "code_challenge_method": "S256",
+                # authlib's requests session takes `default_timeout`; a plain `timeout` here is
+                # silently ignored, and a provider that never answers would hang the login.
+                "default_timeout": timeout,
+            },
         )
 
     def start_login(self, redirect_uri: str) -> Response:
@@ -90,7 +96,15 @@ class OIDCProvider:
                 raise LoginFailed("The login was cancelled, so you are not logged in.")
             raise LoginFailed("The login service refused the login, so you are not logged in.")
         try:
-            token = self.client.authorize_access_token()
+            issuer = self.client.load_server_metadata()["issuer"]
+            token = self.client.authorize_access_token(
+                claims_options={
+                    "iss": {"essential": True, "values": [issuer]},
+                    # authlib checks `aud` only when told to: the ID token must name this client
+                    # (its `azp` check alone lets through a token for other audiences with azp=us).
+                    "aud": {"essential": True, "values": [self.client.client_id]},
+                }
+            )
             claims = token.get("userinfo") or {}
             if not claims:
                 raise LoginFailed("The login service did not prove who you are, so you are not logged in.")
@@ -110,7 +124,8 @@ class OIDCProvider:
             ) from None
         finally:
             _forget_pending_login()
-        if profile.get("sub") not in (None, claims["sub"]):
+        # The userinfo answer is used only when it is about the ID token's subject (OIDC Core 5.3.2).
+        if profile.get("sub") != claims["sub"]:
             raise LoginFailed("The login service gave two different identities, so you are not logged in.")
         email = profile.get("email") or claims.get("email")
         verified = profile.get("email_verified", claims.get("email_verified"))
