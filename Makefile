@@ -55,4 +55,4 @@ bench: install
 	$(BIN)/python bench/talk_page.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
