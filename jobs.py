@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ def make_huey() -> SqliteHuey | RedisHuey:
 
 huey = make_huey()
 _consumer_app: Flask | None = None
+_consumer_app_lock = threading.Lock()
 
 
 @contextmanager
@@ -48,10 +50,11 @@ def app_context() -> Iterator[Flask]:
     if has_app_context():
         yield current_app._get_current_object()  # type: ignore[attr-defined]
         return
-    if _consumer_app is None:
-        from app import create_app
+    with _consumer_app_lock:  # the consumer runs tasks in several threads: one app for all
+        if _consumer_app is None:
+            from app import create_app
 
-        _consumer_app = create_app()
+            _consumer_app = create_app()
     with _consumer_app.app_context():
         try:
             yield _consumer_app
@@ -99,8 +102,9 @@ def dispatch(ids: list[int]) -> None:
 
 def commit_and_dispatch() -> None:
     """Commit the request's unit of work, then enqueue what it owes (never before the commit)."""
+    ids = outbox.take_pending_ids(db.session)
     db.session.commit()
-    dispatch(outbox.take_pending_ids(db.session))
+    dispatch(ids)
 
 
 @huey.periodic_task(crontab(minute="*"))

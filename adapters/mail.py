@@ -38,20 +38,35 @@ class SMTPMailer:
 
     def send(self, message: EmailMessage) -> None:
         try:
-            if self.use_ssl:
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
-                )
-            else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with client:
-                if self.starttls:
-                    client.starttls(context=ssl.create_default_context())
-                if self.username:
-                    client.login(self.username, self.password)
-                client.send_message(message)
+            client = self._connect()
         except (OSError, smtplib.SMTPException) as error:
             raise MailError(f"{self.host}:{self.port}: {error}") from error
+        try:
+            if self.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if self.username:
+                client.login(self.username, self.password)
+            client.send_message(message)
+        except (OSError, smtplib.SMTPException) as error:
+            raise MailError(f"{self.host}:{self.port}: {error}") from error
+        finally:
+            _hang_up(client)
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.use_ssl:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+
+def _hang_up(client: smtplib.SMTP) -> None:
+    """Say goodbye, ignoring a server that answers QUIT badly: once accepted, a message is sent.
+
+    (`with smtplib.SMTP(...)` raises on such a QUIT, which would have the message sent again.)
+    """
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
 
 
 class ConsoleMailer:

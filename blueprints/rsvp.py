@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -87,11 +87,12 @@ def rsvp_form(slug: str) -> Any:
         return render_template("rsvp/form.html", **context)
     if not is_open:
         return render_template("rsvp/form.html", **context), 409
-    if not form.validate_on_submit():
-        return render_template("rsvp/form.html", **context), 400
     if form.website.data:
+        # A bot filled the field people never see: a neutral page, whatever else it typed.
         db.session.rollback()
         return render_template("rsvp/check_email.html", talk=talk, series=talk.series, tz=tz)
+    if not form.validate_on_submit():
+        return render_template("rsvp/form.html", **context), 400
     try:
         result = signups.sign_up(
             db.session,
@@ -120,6 +121,16 @@ def rsvp_form(slug: str) -> Any:
     return redirect(url_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], result.rsvp)))
 
 
+@bp.errorhandler(429)
+def too_many_submissions(error: Exception) -> Any:
+    """The rate limits aim at abuse; a person who meets one gets a page, not a bare error."""
+    db.session.rollback()
+    slug = (request.view_args or {}).get("slug")
+    talk = talks.talk_by_slug(db.session, slug) if slug else None
+    the_series = talk.series if talk is not None else series()
+    return render_template("rsvp/too_many.html", talk=talk, series=the_series), 429
+
+
 def _rsvp_from_token(token: str) -> Rsvp:
     try:
         claim = read_manage_token(current_app.config["SECRET_KEY"], token)
@@ -128,23 +139,21 @@ def _rsvp_from_token(token: str) -> Rsvp:
                                "Use the link in your confirmation email.")  # fmt: skip
     rsvp = db.session.get(Rsvp, claim.rsvp_id)
     if rsvp is None or not claim.matches(rsvp):
-        abort(404, description="This sign-up no longer exists. You can sign up again from the talk's page.")
+        db.session.rollback()
+        abort(make_response(render_template("rsvp/gone.html", series=series()), 404))
     return rsvp
 
 
 def _mode_form(rsvp: Rsvp) -> ModeForm:
-    form = ModeForm()
+    form = ModeForm(formdata=None)  # what the sign-up is now, not what was last posted
     form.mode.choices = [SelectChoice(mode, MODE_LABELS[mode]) for mode in signups.modes(rsvp.talk)]
-    if not form.mode.data:
-        form.mode.data = "online" if rsvp.status == RsvpStatus.ONLINE else "room"
+    form.mode.data = "online" if rsvp.status == RsvpStatus.ONLINE else "room"
     return form
 
 
-@bp.get("/rsvp/<token>")
-def manage(token: str) -> Any:
-    rsvp = _rsvp_from_token(token)
+def _manage_page(token: str, rsvp: Rsvp, status: int = 200) -> Any:
     talk = rsvp.talk
-    return render_template(
+    page = render_template(
         "rsvp/manage.html",
         rsvp=rsvp,
         talk=talk,
@@ -156,6 +165,12 @@ def manage(token: str) -> Any:
         token=token,
         started=now() >= talk.starts_at,
     )
+    return page, status
+
+
+@bp.get("/rsvp/<token>")
+def manage(token: str) -> Any:
+    return _manage_page(token, _rsvp_from_token(token))
 
 
 def _act(token: str, change: Any, message: str) -> Any:
@@ -164,9 +179,10 @@ def _act(token: str, change: Any, message: str) -> Any:
     try:
         change(rsvp)
     except signups.SignupError as error:
+        # Refused (the talk has started, the online places are taken): say why, on the page, as a 409.
         db.session.rollback()
         flash(str(error), "error")
-        return redirect(url_for("rsvp.manage", token=token))
+        return _manage_page(token, _rsvp_from_token(token), 409)
     jobs.commit_and_dispatch()
     flash(message)
     return redirect(url_for("rsvp.manage", token=token))

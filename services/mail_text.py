@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
 
 from models import Rsvp, RsvpStatus, Series, Talk
 from services import ics, timefmt
+from services.signups import one_line
 
 Render = Callable[..., str]  # (template name, **context) -> text
 
@@ -23,7 +24,12 @@ class Links:
     join_url: str | None = None
 
 
-def subject(kind: str, talk: Talk, rsvp: Rsvp, position: int | None) -> str:
+def talk_day(talk: Talk, now: datetime, tz: ZoneInfo) -> str:
+    """When the talk is, for a reminder sent within a day of it: today or tomorrow, in the series' zone."""
+    return "today" if talk.starts_at.astimezone(tz).date() <= now.astimezone(tz).date() else "tomorrow"
+
+
+def subject(kind: str, talk: Talk, rsvp: Rsvp, position: int | None, day: str = "tomorrow") -> str:
     if kind == "rsvp.confirmation":
         return {
             RsvpStatus.SEATED: f"Your seat for “{talk.title}”",
@@ -37,7 +43,7 @@ def subject(kind: str, talk: Talk, rsvp: Rsvp, position: int | None) -> str:
         "rsvp.cancelled": f"Sign-up cancelled: “{talk.title}”",
         "talk.changed": f"Changed: “{talk.title}”",
         "talk.cancelled": f"Cancelled: “{talk.title}”",
-        "talk.reminder": f"Tomorrow: “{talk.title}”",
+        "talk.reminder": f"{day.capitalize()}: “{talk.title}”",
     }[kind]
 
 
@@ -63,6 +69,7 @@ def compose(
     payload: dict[str, object] | None = None,
 ) -> EmailMessage:
     tz = ZoneInfo(series.timezone)
+    day = talk_day(talk, now, tz)
     context = {
         "kind": kind,
         "series": series,
@@ -73,18 +80,29 @@ def compose(
         "when": timefmt.when(talk.starts_at, talk.ends_at, tz),
         "payload": payload or {},
         "statuses": RsvpStatus,
+        "day": day,
     }
     message = EmailMessage()
-    message["Subject"] = subject(kind, talk, rsvp, position)
+    # Header values are kept to one line: a line break in a title or a name is refused by the
+    # email package (and would be a header injection if it were not).
+    message["Subject"] = one_line(subject(kind, talk, rsvp, position, day))
     sender = series.contact_email or f"no-reply@{links.domain}"
-    message["From"] = formataddr((series.name, sender))
-    message["To"] = formataddr((rsvp.name, rsvp.email))
+    message["From"] = formataddr((one_line(series.name), sender))
+    message["To"] = formataddr((one_line(rsvp.name), rsvp.email))
+    message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=links.domain)
     message.set_content(render("email/attendee.txt", **context))
     message.add_alternative(render("email/attendee.html", **context), subtype="html")
     if method := invite_method(kind, rsvp):
         invite = ics.attendee_invite(
-            series, talk, rsvp, method=method, domain=links.domain, url=links.talk_url, stamp=now, join_url=links.join_url
+            series,
+            talk,
+            rsvp,
+            method=method,
+            domain=links.domain,
+            url=links.talk_url,
+            stamp=now,
+            join_url=links.join_url,
         )
         message.add_attachment(
             invite, maintype="text", subtype="calendar", filename="invite.ics", params={"method": method}

@@ -18,11 +18,15 @@ from models import OutboxMessage, Rsvp, Talk
 
 PENDING_KEY = "lectern.outbox.pending"
 MAX_DELAY = timedelta(hours=6)
+# While a worker sends a message, the sweep and other workers leave it alone this long.
+LEASE = timedelta(minutes=10)
 # A message younger than this is left to the hand-off that follows its commit.
 GRACE = timedelta(seconds=30)
 
 
-def add(session: Session, kind: str, *, rsvp: Rsvp | None = None, talk: Talk | None = None, **payload: Any) -> OutboxMessage:
+def add(
+    session: Session, kind: str, *, rsvp: Rsvp | None = None, talk: Talk | None = None, **payload: Any
+) -> OutboxMessage:
     message = OutboxMessage(kind=kind, rsvp=rsvp, talk=talk, payload=payload, attempts=0)
     session.add(message)
     session.info.setdefault(PENDING_KEY, []).append(message)
@@ -30,9 +34,15 @@ def add(session: Session, kind: str, *, rsvp: Rsvp | None = None, talk: Talk | N
 
 
 def take_pending_ids(session: Session) -> list[int]:
-    """Ids of the messages this session's last commit wrote, to enqueue now (once)."""
+    """Ids of the messages this unit of work wrote, to enqueue once it is committed (once).
+
+    Call it after a flush and before the commit: reading ids afterwards would reload each
+    message from the database, and one erased in the same unit of work is no longer there.
+    """
+    session.flush()
     pending = session.info.pop(PENDING_KEY, [])
-    return [message.id for message in pending if message.id is not None]
+    # A message added by a unit of work that was rolled back is no longer in the session.
+    return [message.id for message in pending if message in session and message.id is not None]
 
 
 def forget_uncommitted(session: Session) -> None:
@@ -58,6 +68,11 @@ def owed(session: Session, now: datetime, limit: int = 500) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def lease(message: OutboxMessage, now: datetime) -> None:
+    """Claim a message for one send. Should the worker die while sending, it is owed again later."""
+    message.next_attempt_at = now + LEASE
 
 
 def mark_done(message: OutboxMessage, now: datetime) -> None:

@@ -24,6 +24,8 @@ from services import outbox
 
 # Execution option read by the engine hook in app.py: on SQLite, BEGIN IMMEDIATE.
 WRITE_LOCK = {"lectern_write_lock": True}
+# Walk-ins added without an address get one at this reserved domain (RFC 2606): never mailed.
+WALK_IN_DOMAIN = "@walk-in.invalid"
 
 
 class SignupError(ValueError):
@@ -65,9 +67,17 @@ def begin_write(session: Session) -> None:
 
 
 def lock_talk(session: Session, talk_id: int) -> Talk:
-    """Lock the talk's row for this unit of work (FOR UPDATE; on SQLite the write lock taken at BEGIN)."""
+    """Lock the talk's row for this unit of work (FOR UPDATE; on SQLite the write lock taken at BEGIN).
+
+    The row is read again once locked, even when the session already holds the talk: on
+    PostgreSQL a request reads the talk before it waits for the lock, and whoever held the lock
+    meanwhile may have changed the capacity or closed sign-ups. (Pending changes to the talk are
+    flushed first by autoflush; do not call this inside `no_autoflush` with the talk modified.)
+    """
     begin_write(session)
-    talk = session.scalars(select(Talk).where(Talk.id == talk_id).with_for_update()).first()
+    talk = session.scalars(
+        select(Talk).where(Talk.id == talk_id).with_for_update().execution_options(populate_existing=True)
+    ).first()
     if talk is None:
         raise SignupError("This talk no longer exists.")
     return talk
@@ -82,6 +92,11 @@ def normalise_email(email: str) -> str:
         return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise SignupError("Please enter a valid email address, like name@example.org.", "email") from None
+
+
+def one_line(text: str) -> str:
+    """A name as one line: a line break typed into a form must never reach an email header."""
+    return " ".join((text or "").split())
 
 
 def allowed_domains(series: Series) -> list[str]:
@@ -187,7 +202,8 @@ def sign_up(
     anyone can type anyone's email; the owner gets their manage link again instead)."""
     talk = lock_talk(session, talk_id)
     address = normalise_email(email)
-    if not name.strip():
+    name = one_line(name)
+    if not name:
         raise SignupError("Please enter your name.", "name")
     domains = allowed_domains(talk.series)
     if not domain_allowed(address, domains):
@@ -210,21 +226,24 @@ def sign_up(
     rsvp = Rsvp(
         talk=talk,
         email=address,
-        name=name.strip()[:200],
-        affiliation=affiliation.strip()[:300] if talk.ask_affiliation else "",
+        name=name[:200],
+        affiliation=one_line(affiliation)[:300] if talk.ask_affiliation else "",
         question=question.strip()[:4000] if talk.ask_question else "",
         status=status,
         queued_at=now,
         token_nonce=secrets.token_hex(8),
         sequence=0,
     )
-    session.add(rsvp)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending before it opens
+        # the savepoint, so an INSERT pending before it would fail outside it and abort the
+        # whole unit of work (on PostgreSQL) instead of just the savepoint.
         with session.begin_nested():
+            session.add(rsvp)
             session.flush()
     except IntegrityError:
         # The unique index caught a second active RSVP for this email: treat it as a repeat.
-        session.expunge(rsvp)
+        # (Rolling the savepoint back has taken `rsvp` out of the session.)
         existing = active_rsvp(session, talk, address)
         if existing is None:
             raise
@@ -243,6 +262,7 @@ def fill_seats(session: Session, talk: Talk) -> list[Rsvp]:
             .where(Rsvp.talk_id == talk.id, Rsvp.status == RsvpStatus.WAITING)
             .order_by(Rsvp.queued_at, Rsvp.id)
             .limit(1)
+            .execution_options(populate_existing=True)  # its sequence may have moved since it was loaded
         ).first()
         if first is None:
             break
@@ -259,7 +279,9 @@ def _locked_rsvp(session: Session, rsvp_id: int) -> tuple[Talk, Rsvp]:
     if talk_id is None:
         raise SignupError("This sign-up no longer exists.")
     talk = lock_talk(session, talk_id)
-    rsvp = session.get(Rsvp, rsvp_id)
+    # Read again under the lock: the copy loaded before it (the manage page's) may be stale,
+    # e.g. a waiting person promoted meanwhile by someone else's cancellation.
+    rsvp = session.get(Rsvp, rsvp_id, populate_existing=True)
     if rsvp is None:
         raise SignupError("This sign-up no longer exists.")
     return talk, rsvp
@@ -280,6 +302,9 @@ def change_mode(session: Session, rsvp_id: int, mode: str, now: datetime) -> Rsv
         rsvp.queued_at = now  # a new request for a seat joins the end of the line
     elif mode == "online" and wants_room:
         was_seated = rsvp.status == RsvpStatus.SEATED
+        # Someone waiting already counts against the online places; someone seated does not.
+        if was_seated and not _online_has_room(session, talk):
+            raise SignupError("The online places for this talk are all taken.", "mode")
         rsvp.status = RsvpStatus.ONLINE
         session.flush()
         if was_seated:
@@ -324,15 +349,18 @@ def move(session: Session, rsvp_id: int, status: RsvpStatus, now: datetime) -> R
         return rsvp
     if status == RsvpStatus.CANCELLED:
         return cancel(session, rsvp_id, now, by_organizer=True)
-    was_seated = rsvp.status == RsvpStatus.SEATED
+    if rsvp.status == RsvpStatus.CANCELLED and active_rsvp(session, talk, rsvp.email) is not None:
+        raise SignupError(f"{rsvp.email} has signed up again since; change that sign-up instead.")
     if status == RsvpStatus.WAITING:
         rsvp.queued_at = now
+        if rsvp.status != RsvpStatus.SEATED and _has_free_seat(session, talk):
+            status = RsvpStatus.SEATED  # nobody waits while a seat is free
     rsvp.status = status
     rsvp.sequence += 1
     session.flush()
     outbox.add(session, "rsvp.updated", rsvp=rsvp, talk=talk, by_organizer=True)
-    if was_seated:
-        fill_seats(session, talk)
+    # A seat freed, or someone put in line while a seat is free: the first in line takes it.
+    fill_seats(session, talk)
     return rsvp
 
 
@@ -348,9 +376,10 @@ def set_capacity(session: Session, talk_id: int, seats: int | None, online_limit
 def add_walk_in(session: Session, talk_id: int, *, name: str, email: str, now: datetime) -> Rsvp:
     """Someone at the door: seated and checked in at once (the room has them, whatever the count)."""
     talk = lock_talk(session, talk_id)
-    if not name.strip():
+    name = one_line(name)
+    if not name:
         raise SignupError("Please enter the person's name.", "name")
-    address = normalise_email(email) if email.strip() else f"walk-in-{secrets.token_hex(6)}@walk-in.invalid"
+    address = normalise_email(email) if email.strip() else f"walk-in-{secrets.token_hex(6)}{WALK_IN_DOMAIN}"
     existing = active_rsvp(session, talk, address)
     if existing is not None:
         existing.checked_in_at = existing.checked_in_at or now
@@ -358,7 +387,7 @@ def add_walk_in(session: Session, talk_id: int, *, name: str, email: str, now: d
     rsvp = Rsvp(
         talk=talk,
         email=address,
-        name=name.strip()[:200],
+        name=name[:200],
         status=RsvpStatus.SEATED,
         queued_at=now,
         token_nonce=secrets.token_hex(8),
@@ -382,7 +411,13 @@ def check_in(session: Session, rsvp_id: int, now: datetime, *, undo: bool = Fals
 def notify_talk_changed(session: Session, talk: Talk, what: str) -> int:
     """Tell everyone signed up that the talk moved, changed room or was cancelled (with a new invite)."""
     kind = "talk.cancelled" if talk.status == TalkStatus.CANCELLED else "talk.changed"
-    people = session.scalars(select(Rsvp).where(Rsvp.talk_id == talk.id, Rsvp.status != RsvpStatus.CANCELLED)).all()
+    people = [
+        rsvp
+        for rsvp in session.scalars(
+            select(Rsvp).where(Rsvp.talk_id == talk.id, Rsvp.status != RsvpStatus.CANCELLED).order_by(Rsvp.id)
+        )
+        if not rsvp.email.endswith(WALK_IN_DOMAIN)
+    ]
     for rsvp in people:
         outbox.add(session, kind, rsvp=rsvp, talk=talk, what=what)
     return len(people)

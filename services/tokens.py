@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 
 from models import Rsvp
 
@@ -41,5 +41,5 @@ def read_manage_token(secret: str, token: str) -> ManageClaim:
     try:
         rsvp_id, talk_id, nonce = _serializer(secret).loads(token)
         return ManageClaim(int(rsvp_id), int(talk_id), str(nonce))
-    except (BadSignature, ValueError, TypeError) as error:
+    except (BadData, ValueError, TypeError) as error:
         raise BadToken(str(error)) from None

@@ -1,0 +1,277 @@
+"""Emails through a real SMTP server on 127.0.0.1 (aiosmtpd), and what happens when it is down.
+
+The app runs as in production except that jobs run inside the request (JOBS_IMMEDIATE) and the
+mail backend is SMTP pointed at the server started here.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from icalendar import Calendar
+from sqlalchemy import select
+
+import jobs
+from adapters.mail import MailError, SMTPMailer
+from app import create_app
+from extensions import db
+from models import OutboxMessage
+from services import outbox
+from tests.rsvp_support import make_talk
+
+CONTACT = "talks@series.example.org"
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class Inbox:
+    """An aiosmtpd handler that keeps what it is given."""
+
+    quit_reply: str | None = None
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 OK"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.quit_reply or "221 Bye"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SMTPServer:
+    """A real SMTP server that the test starts (and may start late) on a port chosen in advance."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.inbox = Inbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.inbox.received
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path: Path, smtp: SMTPServer) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'lectern.db'}",
+            "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
+            "SECRET_KEY": "test-secret",
+            "SITE_URL": "http://lectern.test",
+            "SERVER_NAME": None,
+            "WTF_CSRF_ENABLED": False,
+            "MAIL_BACKEND": "smtp",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": smtp.port,
+            "SMTP_TIMEOUT": 5,
+            "JOBS_IMMEDIATE": True,
+        }
+    )
+    assert isinstance(app.extensions["lectern.mailer"], SMTPMailer)
+    with app.app_context():
+        flask_migrate.upgrade()
+        make_talk(seats=10, slug="smtp-talk", contact_email=CONTACT)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def sign_up(client: FlaskClient, email_address: str = "ada@example.org") -> str:
+    response = client.post(
+        "/talks/smtp-talk/rsvp", data={"name": "Ada Lovelace", "email": email_address, "mode": "room"}
+    )
+    assert response.status_code == 302, "the sign-up is accepted whatever the mail server does"
+    manage = client.get(response.headers["Location"])
+    assert manage.status_code == 200
+    assert "You have a seat in the room" in manage.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def outbox_rows(app: Flask) -> list[OutboxMessage]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def sweep_at(monkeypatch: pytest.MonkeyPatch, app: Flask, moment: datetime) -> int:
+    """Run the periodic sweep as the consumer would at `moment`."""
+    monkeypatch.setattr(jobs, "now", lambda: moment)
+    with app.app_context():
+        return jobs.sweep_outbox.call_local()
+
+
+def invite_of(message: EmailMessage) -> Calendar:
+    [part] = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    return Calendar.from_ical(part.get_payload(decode=True))
+
+
+def test_a_confirmation_arrives_through_smtp_with_its_invite(app: Flask, client: FlaskClient, smtp: SMTPServer) -> None:
+    smtp.start()
+    manage = sign_up(client)
+
+    [received] = smtp.received
+    assert received.mail_from == CONTACT
+    assert received.rcpt_tos == ["ada@example.org"]
+    message = received.message
+    assert parseaddr(message["From"]) == ("Test Series", CONTACT)
+    assert parseaddr(message["To"]) == ("Ada Lovelace", "ada@example.org")
+    assert message["Subject"] == "Your seat for “Talk smtp-talk”"
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert "You have a seat in the room for this talk." in text
+    assert f"http://lectern.test{manage}" in text
+    assert f'href="http://lectern.test{manage}"' in html
+
+    calendar = invite_of(message)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["ORGANIZER"]) == f"mailto:{CONTACT}"
+    assert str(event["ATTENDEE"]) == "mailto:ada@example.org"
+    assert str(event["SUMMARY"]).startswith("Talk smtp-talk")
+
+    [row] = outbox_rows(app)
+    assert row.done_at is not None and row.attempts == 0
+
+
+def test_smtp_down_then_up_delivers_once(
+    app: Flask, client: FlaskClient, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_up(client)  # nothing listens on the port yet
+
+    [row] = outbox_rows(app)
+    assert row.done_at is None, "still owed"
+    assert row.attempts == 1
+    assert row.last_error, "the failure is recorded"
+    assert row.next_attempt_at > row.created_at, "with a next attempt later"
+
+    now = datetime.now(UTC)
+    assert sweep_at(monkeypatch, app, now) == 0, "not retried before its time"
+
+    smtp.start()
+    later = row.next_attempt_at + timedelta(seconds=1)
+    assert sweep_at(monkeypatch, app, later) == 1
+    assert len(smtp.received) == 1
+    assert smtp.received[0].message["Subject"] == "Your seat for “Talk smtp-talk”"
+    [row] = outbox_rows(app)
+    assert row.done_at is not None
+
+    assert sweep_at(monkeypatch, app, later + timedelta(hours=1)) == 0
+    assert len(smtp.received) == 1, "exactly once"
+
+
+def test_a_message_keeps_being_retried_with_growing_delays_while_smtp_is_down(
+    app: Flask, client: FlaskClient, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_up(client)
+    delays = []
+    for _ in range(3):
+        [row] = outbox_rows(app)
+        at = row.next_attempt_at + timedelta(seconds=1)
+        assert sweep_at(monkeypatch, app, at) == 1
+        [after] = outbox_rows(app)
+        delays.append(after.next_attempt_at - at)
+    assert delays == sorted(delays) and delays[0] < delays[-1]
+    assert outbox_rows(app)[0].attempts == 4
+
+    smtp.start()
+    [row] = outbox_rows(app)
+    sweep_at(monkeypatch, app, row.next_attempt_at + timedelta(seconds=1))
+    assert len(smtp.received) == 1
+
+
+def test_killed_after_commit_and_before_enqueue_loses_nothing(
+    app: Flask, client: FlaskClient, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smtp.start()
+    with monkeypatch.context() as crash:
+        crash.setattr(jobs, "dispatch", lambda ids: None)  # the process dies right after the commit
+        sign_up(client)
+    assert smtp.received == []
+    [row] = outbox_rows(app)
+    assert row.done_at is None
+
+    assert sweep_at(monkeypatch, app, row.created_at + outbox.GRACE / 2) == 0, "a fresh message is left to its hand-off"
+    assert smtp.received == []
+
+    after_grace = row.created_at + outbox.GRACE + timedelta(seconds=1)
+    assert sweep_at(monkeypatch, app, after_grace) == 1
+    assert len(smtp.received) == 1
+    assert smtp.received[0].rcpt_tos == ["ada@example.org"]
+
+    assert sweep_at(monkeypatch, app, after_grace + timedelta(minutes=1)) == 0
+    with app.app_context():
+        assert jobs.deliver_message.call_local(row.id) == "already done", "a duplicate enqueue sends nothing"
+    assert len(smtp.received) == 1
+
+
+def test_a_server_that_answers_quit_badly_after_accepting_does_not_get_the_message_twice(
+    app: Flask, client: FlaskClient, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smtp.inbox.quit_reply = "451 Something odd on the way out"
+    smtp.start()
+    sign_up(client)
+    assert len(smtp.received) == 1
+    [row] = outbox_rows(app)
+    assert row.done_at is not None, "accepted is sent"
+    sweep_at(monkeypatch, app, datetime.now(UTC) + timedelta(hours=7))
+    assert len(smtp.received) == 1
+
+
+def test_the_smtp_mailer_reports_a_server_that_is_down(smtp: SMTPServer) -> None:
+    mailer = SMTPMailer("127.0.0.1", smtp.port, timeout=2)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = CONTACT, "ada@example.org", "Hello"
+    message.set_content("Hello")
+    with pytest.raises(MailError, match=f"127.0.0.1:{smtp.port}"):
+        mailer.send(message)
+    smtp.start()
+    mailer.send(message)
+    assert [r.message["Subject"] for r in smtp.received] == ["Hello"]
