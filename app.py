@@ -11,6 +11,7 @@ import redis
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import commands
 import jobs
@@ -28,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, config)
+    register_proxy(app)
     register_extensions(app)
     register_security(app)
     register_identity(app)
@@ -37,6 +39,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind N reverse proxies, trust their X-Forwarded-* headers (the client address, the scheme).
+
+    The per-address rate limit needs the real client address, not the proxy's.
+    """
+    hops = int(app.config["PROXY_HOPS"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -118,9 +130,7 @@ def register_mail(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     # Immediate mode runs each job inside the request that enqueues it: for tests only.
     jobs.huey.immediate = bool(app.config["JOBS_IMMEDIATE"])
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
-    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     limiter.init_app(app)
 
 

@@ -17,6 +17,9 @@ SERIES_CONTACT_EMAIL = "talks@example.org"
 # Public address of the site, used in feeds and calendar files when there is no request.
 SITE_URL = "http://127.0.0.1:5000"
 
+# Reverse proxies in front of Lectern whose X-Forwarded-For/-Proto/-Host headers are trusted (0: none).
+PROXY_HOPS = 0
+
 # How long a browser or proxy may reuse a talk page before asking again (seconds).
 PUBLIC_PAGE_MAX_AGE = 60
 

@@ -527,6 +527,14 @@ def organizer_context() -> dict[str, Any]:
 # Attendees ----------------------------------------------------------------------------------
 
 
+STATUS_WORDS = {
+    RsvpStatus.SEATED: "in the room",
+    RsvpStatus.WAITING: "on the waiting list",
+    RsvpStatus.ONLINE: "online",
+    RsvpStatus.CANCELLED: "cancelled",
+}
+
+
 @bp.get("/talks/<int:talk_id>/attendees")
 def attendees(talk_id: int) -> str:
     talk = get_talk(talk_id)
@@ -560,11 +568,17 @@ def move_attendee(talk_id: int, rsvp_id: int) -> Any:
         status = RsvpStatus(request.form.get("status", ""))
     except ValueError:
         abort(400, description="Choose where to move this person.")
-    before = {"email": rsvp.email, "status": rsvp.status.value}
-    signups.move(db.session, rsvp.id, status, now())
-    log("rsvp.move", f"talk {talk.slug}", before, {"email": rsvp.email, "status": rsvp.status.value})
+    # The log names the sign-up by number only: attendee data must go when retention says so.
+    before = {"rsvp": rsvp.id, "status": rsvp.status.value}
+    try:
+        signups.move(db.session, rsvp.id, status, now())
+    except signups.SignupError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("organize.attendees", talk_id=talk.id))
+    log("rsvp.move", f"talk {talk.slug}", before, {"rsvp": rsvp.id, "status": rsvp.status.value})
     jobs.commit_and_dispatch()
-    flash(f"{rsvp.name}: {status.value}.")
+    flash(f"{rsvp.name}: {STATUS_WORDS[rsvp.status]}.")
     return redirect(url_for("organize.attendees", talk_id=talk.id))
 
 
@@ -622,7 +636,7 @@ def walk_in(talk_id: int) -> Any:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("organize.check_in_list", talk_id=talk.id))
-    log("rsvp.walk_in", f"talk {talk.slug}", None, {"name": rsvp.name})
+    log("rsvp.walk_in", f"talk {talk.slug}", None, {"rsvp": rsvp.id})
     db.session.commit()
     flash(f"{rsvp.name} is in.")
     return redirect(url_for("organize.check_in_list", talk_id=talk.id))

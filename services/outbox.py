@@ -18,6 +18,8 @@ from models import OutboxMessage, Rsvp, Talk
 
 PENDING_KEY = "lectern.outbox.pending"
 MAX_DELAY = timedelta(hours=6)
+# 1 + 2 + ... + 256 minutes, then every six hours: about three days of attempts in all.
+MAX_ATTEMPTS = 20
 # While a worker sends a message, the sweep and other workers leave it alone this long.
 LEASE = timedelta(minutes=10)
 # A message younger than this is left to the hand-off that follows its commit.
@@ -81,8 +83,13 @@ def mark_done(message: OutboxMessage, now: datetime) -> None:
 
 
 def mark_failed(message: OutboxMessage, error: str, now: datetime) -> None:
-    """Try again later: 1, 2, 4, 8... minutes, at most six hours apart."""
+    """Try again later: 1, 2, 4, 8... minutes, at most six hours apart; give up after three days."""
     message.attempts += 1
+    if message.attempts >= MAX_ATTEMPTS:
+        # A message refused this long will not go through: stop, keeping the reason for organizers.
+        message.done_at = now
+        message.last_error = f"gave up after {message.attempts} attempts: {error}"[:2000]
+        return
     delay = min(timedelta(minutes=2 ** (message.attempts - 1)), MAX_DELAY)
     message.next_attempt_at = now + delay
     message.last_error = error[:2000]

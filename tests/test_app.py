@@ -36,3 +36,26 @@ def test_environment_overrides_defaults(monkeypatch, tmp_path: Path) -> None:
     assert app.config["SECRET_KEY"] == "from-the-environment"
     assert app.config["SERIES_DEFAULT_MINUTES"] == 90
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("x.db")
+
+
+def test_behind_a_proxy_the_client_address_is_the_forwarded_one(tmp_path: Path) -> None:
+    from flask import request
+
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x", "PROXY_HOPS": 1, "TESTING": True}
+    )
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        return request.remote_addr or ""
+
+    seen = app.test_client().get(
+        "/whoami", headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    assert seen.get_data(as_text=True) == "203.0.113.9"
+    direct = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'y.db'}", "SECRET_KEY": "x", "TESTING": True})
+    direct.add_url_rule("/whoami", view_func=whoami)
+    seen = direct.test_client().get(
+        "/whoami", headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    assert seen.get_data(as_text=True) == "10.0.0.1", "without a configured proxy the header is not trusted"

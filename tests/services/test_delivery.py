@@ -248,3 +248,19 @@ def test_messages_of_a_rolled_back_unit_of_work_are_not_handed_over(ctx: Flask) 
     owed = db.session.scalars(select(OutboxMessage)).all()
     assert [message.id for message in owed] == ids
     assert [message.rsvp.email for message in owed] == ["bob@example.org"]
+
+
+def test_a_message_refused_for_days_is_given_up_with_its_reason() -> None:
+    from datetime import UTC, datetime
+
+    from models import OutboxMessage
+    from services import outbox
+
+    message = OutboxMessage(kind="rsvp.confirmation", attempts=0, payload={})
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        outbox.mark_failed(message, "550 mailbox unavailable", moment)
+        assert message.done_at is None
+    outbox.mark_failed(message, "550 mailbox unavailable", moment)
+    assert message.done_at == moment
+    assert "gave up" in message.last_error and "550" in message.last_error
