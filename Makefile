@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install node-deps db demo lint bench clean
+.PHONY: run test install node-deps db demo lint bench bench-rsvp clean
 
 # Node packages for the tests only (oidc-provider, the real OIDC peer); `make run` never needs node.
 # Reinstalled whenever package-lock.json is newer than the stamp (npm ci empties node_modules first).
@@ -53,6 +53,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/talk_page.py
+
+bench-rsvp: install
+	$(BIN)/python bench/rsvp_burst.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

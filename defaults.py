@@ -64,3 +64,5 @@ ATTENDEE_RETENTION_DAYS = 180
 RSVP_LIMIT_PER_EMAIL = "5 per 10 minutes"
 RSVP_LIMIT_PER_ADDRESS = "2000 per minute"
 RATELIMIT_ENABLED = True
+# If Redis is unreachable, count in memory for a while rather than refuse every sign-up.
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

@@ -279,7 +279,16 @@ def new_talk() -> Any:
 
 @bp.route("/talks/<int:talk_id>/edit", methods=["GET", "POST"])
 def edit_talk(talk_id: int) -> Any:
+    if request.method == "POST":
+        _lock(talk_id)  # capacity or time may change: no sign-up may slip in between
     return _edit(get_talk(talk_id))
+
+
+def _lock(talk_id: int) -> Talk:
+    try:
+        return signups.lock_talk(db.session, talk_id)
+    except signups.SignupError:
+        abort(404)
 
 
 @bp.route("/talks/<int:talk_id>/delete", methods=["GET", "POST"])
@@ -297,7 +306,7 @@ def delete_talk(talk_id: int) -> Any:
 
 
 def _change(talk_id: int, action: str, change: Any, message: str) -> Any:
-    talk = get_talk(talk_id)
+    talk = _lock(talk_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     before = audit.talk_snapshot(talk)

@@ -7,15 +7,19 @@ so an unchanged page costs no database query and no rendering.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 import models
+
+log = logging.getLogger(__name__)
 
 # Writes to these tables change what a visitor sees.
 PUBLIC_MODELS = (
@@ -56,6 +60,10 @@ class ContentVersion:
             os.utime(self.path, ns=(previous + 1, previous + 1))
 
 
+# Never equal to a version a page was rendered at (those are >= 0), so nothing cached matches it.
+UNKNOWN = -1
+
+
 class RedisContentVersion:
     """The same counter in Redis, for workers on several hosts (one GET per cached page served)."""
 
@@ -65,11 +73,19 @@ class RedisContentVersion:
         self.client = client
 
     def current(self) -> int:
-        value = self.client.get(self.KEY)
+        try:
+            value = self.client.get(self.KEY)
+        except RedisError:
+            # Unknown version: no cached page is trusted, each is rendered from the database.
+            log.warning("content version unavailable from Redis; serving pages uncached")
+            return UNKNOWN
         return int(value) if value is not None else 0
 
     def bump(self) -> None:
-        self.client.incr(self.KEY)
+        try:
+            self.client.incr(self.KEY)
+        except RedisError:
+            log.exception("could not bump the content version in Redis; other hosts may serve stale pages")
 
 
 def bump_after_commits(session_target: object, resolve: Callable[[], Version]) -> None:

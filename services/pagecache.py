@@ -38,9 +38,14 @@ class PageCache:
         return page
 
     def store(self, key: Hashable, body: bytes, version: int, valid_until: datetime | None) -> CachedPage:
-        """Keep a page rendered from data read at `version` (read before the data, not after)."""
+        """Keep a page rendered from data read at `version` (read before the data, not after).
+
+        A page rendered at an unknown version (negative) is served but never kept.
+        """
         stamp = int(valid_until.timestamp()) if valid_until else 0
         page = CachedPage(body=body, etag=f"{version:x}-{stamp:x}", version=version, valid_until=valid_until)
+        if version < 0:
+            return page
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()

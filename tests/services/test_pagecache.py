@@ -72,3 +72,17 @@ def test_a_change_on_one_host_invalidates_pages_cached_on_another() -> None:
     host_b.version.bump()  # an organizer saved through host B
     assert host_a.lookup("talk", NOW) is None
     client.flushdb()
+
+
+def test_redis_down_serves_pages_uncached_instead_of_failing() -> None:
+    import redis
+
+    from services.content_version import RedisContentVersion
+
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    cache = PageCache(RedisContentVersion(unreachable))
+    version = cache.version.current()
+    page = cache.store("talk", b"fresh", version, valid_until=None)
+    assert page.body == b"fresh"
+    assert cache.lookup("talk", NOW) is None, "an unknown version never serves a cached page"
+    cache.version.bump()  # logged, not raised: the organizer's change is saved all the same

@@ -1,0 +1,333 @@
+"""Lectern served for real: a throwaway instance, gunicorn in its own process group, RSVP clients.
+
+Used by tests/concurrency/ and by bench/rsvp_burst.py; it imports neither pytest nor the app, so
+the server runs exactly as in production (its own processes, configuration from LECTERN_*
+variables, CSRF and rate limits on).
+
+    with throwaway_postgres() as url:              # or sqlite_url(folder)
+        env = lectern_env(folder, url)             # optionally redis_url=...
+        prepare_instance(env)                      # migrations and demo content
+        with gunicorn("app:create_app()", env, folder) as server:
+            form = open_form(requests.Session(), server)
+            response = form.submit(name="Ada", email="ada@example.org", mode="room")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+TALK_SLUG = "what-quiet-benchmarks-hide"
+RSVP_PATH = f"/talks/{TALK_SLUG}/rsvp"
+WORKERS = 2
+START_TIMEOUT = 60.0  # generous: CI machines run other things meanwhile
+# Overridable where the services live elsewhere on this machine.
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# Each request names itself in this header; the access log writes it beside the worker's pid.
+PROBE_HEADER = "X-Lectern-Probe"
+ACCESS_LOG_FORMAT = '%(p)s %(s)s %(m)s %(U)s "%({x-lectern-probe}i)s"'
+
+
+class LiveError(Exception):
+    """The instance or the server could not be set up."""
+
+
+# --- backing services ----------------------------------------------------------------------
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'lectern.db'}"  # absolute path: sqlite:////tmp/...
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {str(error).strip()}"
+    return None
+
+
+def redis_unreachable() -> str | None:
+    try:
+        import redis
+    except ImportError:
+        return "the redis package is not installed"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        return f"Redis not reachable at {REDIS_URL}: {error}"
+    return None
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", libpq_url)
+
+
+@contextlib.contextmanager
+def throwaway_postgres(prefix: str = "lectern_tmp") -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, dropped afterwards; yields its SQLAlchemy URL."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        yield sqlalchemy_url(f"{base}/{name}")
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            # FORCE: a worker killed mid-request may leave its connection behind for a moment.
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def redis_db_url(db: int) -> str:
+    return f"{REDIS_URL.rstrip('/')}/{db}"
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+# --- the instance --------------------------------------------------------------------------
+
+
+def lectern_env(folder: Path, database_url: str, redis_url: str | None = None) -> dict[str, str]:
+    """The environment for every Lectern process: ours, without any LECTERN_* of the caller's."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LECTERN_")}
+    env.update(
+        LECTERN_DATABASE_URL=database_url,
+        LECTERN_CONTENT_VERSION_FILE=str(folder / "content-version"),
+        LECTERN_SECRET_KEY="live-test-secret-key-not-for-production",
+        LECTERN_MAIL_BACKEND="memory",
+        LECTERN_JOBS_DB=str(folder / "jobs.db"),  # nobody consumes it: the emails just wait there
+    )
+    if redis_url:
+        env["LECTERN_REDIS_URL"] = redis_url
+    return env
+
+
+# One process for both steps (each `flask` command would start the app anew).
+_PREPARE = """
+import flask_migrate
+from app import create_app
+app = create_app()
+with app.app_context():
+    flask_migrate.upgrade()
+result = app.test_cli_runner().invoke(args=["seed-demo"])
+if result.exception is not None and not isinstance(result.exception, SystemExit):
+    raise result.exception
+if result.exit_code:
+    raise SystemExit(result.output)
+"""
+
+
+def prepare_instance(env: dict[str, str]) -> None:
+    """Migrations (`flask db upgrade`), then the demo content (`flask seed-demo`: TALK_SLUG in Auditorium 2)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PREPARE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise LiveError(f"migrations or demo content failed ({done.returncode}):\n{done.stderr}{done.stdout}")
+
+
+# --- gunicorn ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    access_log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def served_by(self, probes: Iterable[str], timeout: float = 10.0) -> dict[str, list[tuple[str, int]]]:
+        """For each probe name sent in PROBE_HEADER: (worker pid, status) of each request carrying it.
+
+        A worker writes its access-log line after sending the response: wait until every probe has one.
+        """
+        wanted = set(probes)
+        deadline = time.monotonic() + timeout
+        while True:
+            seen: dict[str, list[tuple[str, int]]] = {}
+            for line in self.access_log.read_text().splitlines():
+                match = re.match(r'<?(\d+)>? (\d{3}) \S+ \S+ "(.*)"$', line)
+                if match and match.group(3) not in ("", "-"):
+                    seen.setdefault(match.group(3), []).append((match.group(1), int(match.group(2))))
+            if wanted <= seen.keys() or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.05)
+
+    def server_errors(self) -> list[str]:
+        """Tracebacks and worker timeouts in the error log: none may appear under load."""
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if "Traceback" in line or "WORKER TIMEOUT" in line]
+
+
+def start_gunicorn(
+    name: str, app_spec: str, env: dict[str, str], folder: Path, *, workers: int = WORKERS, cwd: Path = ROOT
+) -> Server:
+    """gunicorn with sync workers, in its own process group so that stopping it stops the workers too."""
+    port = free_port()
+    log, access_log = folder / f"{name}.log", folder / f"{name}-access.log"
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--workers", str(workers),
+        "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}",
+        "--graceful-timeout", "5",
+        "--access-logfile", str(access_log),
+        "--access-logformat", ACCESS_LOG_FORMAT,
+        "--no-control-socket",  # gunicorn 27's default socket is one path per user: servers would clash
+        app_spec,
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    return Server(name=name, port=port, process=process, log=log, access_log=access_log)
+
+
+def stop(server: Server) -> None:
+    """SIGTERM the process group (gunicorn stops its workers gracefully), SIGKILL whatever lingers."""
+    pgid = server.process.pid  # start_new_session: the arbiter leads its own group
+    if server.process.poll() is None:
+        for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, sig)
+            try:
+                server.process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    with contextlib.suppress(ProcessLookupError):  # workers orphaned by a killed arbiter
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def wait_until_ready(server: Server, path: str) -> None:
+    """Until `path` answers 200 (from every worker there is no way to ask; one answer means listening)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise LiveError(f"{server.name}: gunicorn exited ({server.process.returncode}):\n{server.log_tail()}")
+        try:
+            response = requests.get(server.url(path), timeout=START_TIMEOUT)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+            continue
+        if response.status_code == 200:
+            return
+        raise LiveError(f"{server.name}: {path} answered {response.status_code}:\n{server.log_tail()}")
+    raise LiveError(f"{server.name}: no answer on port {server.port} within {START_TIMEOUT:.0f}s:\n{server.log_tail()}")
+
+
+@contextlib.contextmanager
+def gunicorn(
+    app_spec: str,
+    env: dict[str, str],
+    folder: Path,
+    *,
+    name: str = "lectern",
+    ready_path: str = RSVP_PATH,
+    workers: int = WORKERS,
+    cwd: Path = ROOT,
+) -> Iterator[Server]:
+    server = start_gunicorn(name, app_spec, env, folder, workers=workers, cwd=cwd)
+    try:
+        wait_until_ready(server, ready_path)
+        yield server
+    finally:
+        stop(server)
+
+
+# --- the attendee's side -------------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@dataclass
+class RsvpForm:
+    """The form as one browser got it: its session (with the CSRF cookie) and the token in the page."""
+
+    http: requests.Session
+    server: Server
+    token: str
+
+    def submit(
+        self, *, name: str, email: str, mode: str = "room", probe: str = "", timeout: float = 60
+    ) -> requests.Response:
+        headers = {PROBE_HEADER: probe} if probe else {}
+        return self.http.post(
+            self.server.url(RSVP_PATH),
+            data={"csrf_token": self.token, "name": name, "email": email, "mode": mode, "website": ""},
+            headers=headers,
+            allow_redirects=False,
+            timeout=timeout,
+        )
+
+    def follow(self, response: requests.Response) -> requests.Response:
+        """GET where a redirect points, in this browser's session."""
+        return self.http.get(urljoin(self.server.base + "/", response.headers["Location"]), timeout=60)
+
+
+def open_form(http: requests.Session, server: Server) -> RsvpForm:
+    """GET the form, as a browser would: the session cookie and the CSRF token come with it."""
+    page = http.get(server.url(RSVP_PATH), timeout=60)
+    page.raise_for_status()
+    match = _CSRF.search(page.text)
+    if match is None:
+        raise LiveError(f"no csrf_token in {RSVP_PATH}")
+    return RsvpForm(http=http, server=server, token=match.group(1) or match.group(2))
+
+
+def is_signed_up(response: requests.Response) -> bool:
+    """A new RSVP: 302 to its manage page (/rsvp/<token>)."""
+    return response.status_code == 302 and "/rsvp/" in response.headers.get("Location", "")
+
+
+def is_repeat(response: requests.Response) -> bool:
+    """An email that already had an RSVP: 200 'check your email' (its owner gets the manage link)."""
+    return response.status_code == 200 and 'name="csrf_token"' not in response.text
