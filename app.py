@@ -18,6 +18,7 @@ import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from blueprints import auth, errors, organize, public, rsvp
+from blueprints.cached_pages import CachedPagesMiddleware
 from config import load_config
 from extensions import csrf, db, limiter, migrate, talisman
 from services.content_version import ContentVersion, RedisContentVersion, Version, bump_after_commits
@@ -38,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_page_cache(app)
     return app
 
 
@@ -147,6 +149,11 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     commands.register(app)
+
+
+def register_page_cache(app: Flask) -> None:
+    """Unchanged talk pages are answered from memory before Flask dispatches (blueprints/cached_pages.py)."""
+    app.wsgi_app = CachedPagesMiddleware(app.wsgi_app, app.extensions["lectern.page_cache"])  # type: ignore[method-assign]
 
 
 @event.listens_for(Engine, "connect")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
+from blueprints.cached_pages import talk_key
 from extensions import db
 from models import Series, Talk
 from services import feed, ics, richtext, signups, talks, timefmt
@@ -78,7 +79,7 @@ def index() -> str:
 def talk_page(slug: str) -> Response:
     cache: PageCache = current_app.extensions["lectern.page_cache"]
     moment = now()
-    page = cache.lookup(("talk", slug), moment)
+    page = cache.lookup(talk_key(slug), moment)
     if page is None:
         version = cache.version.current()  # read before the data, so a concurrent change is not missed
         talk = talks.talk_by_slug(db.session, slug)
@@ -97,7 +98,7 @@ def talk_page(slug: str) -> Response:
         )
         # The page changes when sign-up closes and when the talk ends (it then shows itself as past).
         valid_until = next((t for t in sorted((talk.signup_deadline, talk.ends_at)) if t > moment), None)
-        page = cache.store(("talk", slug), body.encode(), version, valid_until)
+        page = cache.store(talk_key(slug), body.encode(), version, valid_until)
     response = Response(page.body, mimetype="text/html")
     response.set_etag(page.etag)
     response.cache_control.public = True

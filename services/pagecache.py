@@ -14,12 +14,14 @@ from datetime import datetime
 from services.content_version import Version
 
 
-@dataclass(frozen=True)
+@dataclass
 class CachedPage:
     body: bytes
     etag: str
     version: int
     valid_until: datetime | None
+    # The HTTP headers sent with the page, once a response has carried them (see blueprints/cached_pages.py).
+    headers: list[tuple[str, str]] | None = None
 
 
 class PageCache:

@@ -211,3 +211,31 @@ def test_talk_page_and_everything_it_loads_weigh_under_50_kb(seeded: Flask, clie
         total += len(response.data)
         response.close()
     assert total < 50 * 1024
+
+
+def test_a_revisit_is_answered_from_the_cache_with_the_same_headers(seeded: Flask, client: FlaskClient) -> None:
+    first = client.get("/talks/what-quiet-benchmarks-hide")
+    dispatched: list[str] = []
+    seeded.before_request_funcs.setdefault(None, []).append(lambda: dispatched.append("flask"))
+    second = client.get("/talks/what-quiet-benchmarks-hide")
+    assert dispatched == [], "an unchanged page never reaches Flask's dispatch"
+    assert second.data == first.data
+    for header in ("Content-Type", "ETag", "Cache-Control", "Content-Security-Policy", "X-Content-Type-Options"):
+        assert second.headers[header] == first.headers[header], header
+    assert "Set-Cookie" not in second.headers
+    revalidated = client.get("/talks/what-quiet-benchmarks-hide", headers={"If-None-Match": first.headers["ETag"]})
+    assert revalidated.status_code == 304 and revalidated.data == b""
+    assert revalidated.headers["ETag"] == first.headers["ETag"]
+    head = client.head("/talks/what-quiet-benchmarks-hide")
+    assert head.status_code == 200 and head.data == b""
+    assert int(head.headers["Content-Length"]) == len(first.data)
+    assert dispatched == []
+
+
+def test_a_change_sends_the_next_visit_through_flask_again(seeded: Flask, client: FlaskClient) -> None:
+    client.get("/talks/what-quiet-benchmarks-hide")
+    client.get("/talks/what-quiet-benchmarks-hide")
+    with seeded.app_context():
+        talk_by_slug("what-quiet-benchmarks-hide").published = False
+        db.session.commit()
+    assert client.get("/talks/what-quiet-benchmarks-hide").status_code == 404
