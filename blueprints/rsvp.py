@@ -111,8 +111,7 @@ def rsvp_form(slug: str) -> Any:
             target.errors = [*target.errors, str(error)]
         else:
             form.form_errors.append(str(error))
-        status = 409 if "closed" in str(error) or "taken" in str(error) else 400
-        return render_template("rsvp/form.html", **context), status
+        return render_template("rsvp/form.html", **context), 409 if error.conflict else 400
     jobs.commit_and_dispatch()
     if not result.created:
         # Whoever typed this address must not learn or change that person's sign-up.

@@ -29,11 +29,15 @@ WALK_IN_DOMAIN = "@walk-in.invalid"
 
 
 class SignupError(ValueError):
-    """Something the person can fix or must know; the message is for them."""
+    """Something the person can fix or must know; the message is for them.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    `conflict` marks a refusal caused by the talk's state (closed, full), not by what was typed.
+    """
+
+    def __init__(self, message: str, field: str | None = None, *, conflict: bool = False) -> None:
         super().__init__(message)
         self.field = field
+        self.conflict = conflict
 
 
 @dataclass
@@ -210,7 +214,7 @@ def sign_up(
         listed = ", ".join(domains)
         raise SignupError(f"Sign-up is open to addresses at {listed}. Please use your address there.", "email")
     if not signups_open(talk, now):
-        raise SignupError("Sign-up for this talk is closed.")
+        raise SignupError("Sign-up for this talk is closed.", conflict=True)
     if mode not in modes(talk):
         raise SignupError("Please choose how you will attend.", "mode")
     existing = active_rsvp(session, talk, address)
@@ -221,7 +225,7 @@ def sign_up(
         status = RsvpStatus.SEATED if _has_free_seat(session, talk) else RsvpStatus.WAITING
     else:
         if not _online_has_room(session, talk):
-            raise SignupError("The online places for this talk are all taken.", "mode")
+            raise SignupError("The online places for this talk are all taken.", "mode", conflict=True)
         status = RsvpStatus.ONLINE
     rsvp = Rsvp(
         talk=talk,
@@ -304,7 +308,7 @@ def change_mode(session: Session, rsvp_id: int, mode: str, now: datetime) -> Rsv
         was_seated = rsvp.status == RsvpStatus.SEATED
         # Someone waiting already counts against the online places; someone seated does not.
         if was_seated and not _online_has_room(session, talk):
-            raise SignupError("The online places for this talk are all taken.", "mode")
+            raise SignupError("The online places for this talk are all taken.", "mode", conflict=True)
         rsvp.status = RsvpStatus.ONLINE
         session.flush()
         if was_seated:
