@@ -34,7 +34,7 @@ def test_talk_page_shows_what_a_visitor_needs(seeded: Flask, client: FlaskClient
     assert "Auditorium 2" in page and "take the corridor on the left" in page, "room with directions"
     assert "EST" in page, "times carry the zone's abbreviation"
     assert "<table>" in page, "Markdown tables render"
-    assert "The join link is not published" in page
+    assert "The join link is never published" in page
     assert "calendar.google.com/calendar/render?action=TEMPLATE" in page
     assert "/talks/what-quiet-benchmarks-hide.ics" in page
 
