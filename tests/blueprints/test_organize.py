@@ -277,3 +277,26 @@ def test_preview_of_an_existing_talk_changes_nothing(seeded: Flask, ada: FlaskCl
     with seeded.app_context():
         assert one_talk("what-quiet-benchmarks-hide").title == "What Quiet Benchmarks Hide"
     assert "Not Saved Yet" not in ada.get("/talks/what-quiet-benchmarks-hide").get_data(as_text=True)
+
+
+def test_every_button_on_the_organizer_pages_carries_its_csrf_token(seeded: Flask) -> None:
+    """With CSRF on as in production, each form a page shows is accepted when a browser submits it."""
+    seeded.config["WTF_CSRF_ENABLED"] = True
+    ada = logged_in(seeded, ADA)
+    with seeded.app_context():
+        talk_id = one_talk("what-quiet-benchmarks-hide").id
+    pages = ["/organize/", "/organize/rooms", "/organize/organizers", f"/organize/talks/{talk_id}/attendees"]
+    checked = 0
+    for page in pages:
+        html = ada.get(page).get_data(as_text=True)
+        for action, body in re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', html, re.S):
+            token = re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', body)
+            assert token, f"a form on {page} posting to {action} has no CSRF token"
+            checked += 1
+    assert checked >= 10
+    html = ada.get("/organize/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)[1]
+    response = ada.post(f"/organize/talks/{talk_id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 302
+    with seeded.app_context():
+        assert one_talk("what-quiet-benchmarks-hide").status == TalkStatus.CANCELLED
