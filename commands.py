@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+import jobs
 from extensions import db
 from models import Series
 from services import demo, organizers, talks
@@ -40,7 +41,7 @@ def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, d
     if dry_run:
         db.session.rollback()
     else:
-        db.session.commit()
+        jobs.commit_and_dispatch()  # emails owed to attendees of moved talks go to the queue
     for report in reports:
         click.echo(report.line(), err=True)
         for warning in report.warnings:

@@ -437,8 +437,9 @@ def import_post() -> Any:
     importer = Importer(db.session, series(), ImportSettings(site_url=form.site_url.data or None))
     report = importer.import_post_text(upload.read(), name)
     if report.talk is not None and report.outcome in {"imported", "updated"}:
-        log(f"talk.{report.outcome}", f"talk {report.talk['slug']}", None, {"source": name, **report.talk})
-    db.session.commit()
+        talk = db.session.scalars(db.select(Talk).where(Talk.slug == report.talk["slug"])).one()
+        log(f"talk.{report.outcome}", f"talk {talk.slug}", report.before, audit.talk_snapshot(talk))
+    jobs.commit_and_dispatch()
     status = 400 if report.outcome == "failed" else 200
     return render_template("organize/import.html", form=ImportForm(formdata=None), report=report), status
 

@@ -30,7 +30,8 @@ from models import (
     TalkSection,
     TalkStatus,
 )
-from services import jekyll
+from services import audit, jekyll, signups
+from services.talk_editing import attendee_change, attendee_facts, slugify
 
 # Folders of a Jekyll site that hold no talk posts; named in the report when skipped.
 SKIPPED_FOLDERS = {
@@ -50,6 +51,7 @@ class FileReport:
     reason: str | None = None
     talk: dict[str, Any] | None = None  # for a post: the dry-run contract (see Importer.summary)
     schedule: dict[str, Any] | None = None  # for a schedule page: its semester, linked talks and entries
+    before: dict[str, Any] | None = None  # an updated talk as it was, for the audit log
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -87,11 +89,6 @@ def slug_from_key(source_key: str) -> str:
     return slugify(stem)
 
 
-def slugify(text: str) -> str:
-    text = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return text[:180] or "talk"
-
-
 def collect_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """Every file under the given paths, in a stable order, with a reason when it is skipped unread.
 
@@ -118,11 +115,16 @@ class Importer:
         self.settings = settings or ImportSettings()
         self.tz = ZoneInfo(series.timezone)
         self._batch_keys: set[str] = set()
+        # Renames are recognised only when whole folders are imported: only then is a post that
+        # is missing from the tree known to be gone (a single file or an upload says nothing).
+        self._tree_import = False
         self._claimed_slugs: set[str] = set()
 
     # Posts --------------------------------------------------------------------------------
 
     def import_posts(self, paths: Iterable[str | Path]) -> list[FileReport]:
+        paths = list(paths)
+        self._tree_import = any(Path(path).is_dir() for path in paths)
         files = list(collect_files(paths))
         self._batch_keys = {jekyll.source_key_of(path.name) for path, skipped in files if not skipped}
         reports = []
@@ -178,13 +180,24 @@ class Importer:
         if talk is not None and talk.source_digest == digest and renamed_from is None:
             return FileReport(post.source, "unchanged", talk=self.summary(post, talk.slug), warnings=warnings)
         outcome = "updated" if talk is not None else "imported"
+        before = audit.talk_snapshot(talk) if talk is not None else None
+        facts = attendee_facts(talk) if talk is not None else None
         if talk is None:
             talk = Talk(series=self.series, slug=self._new_slug(post.source_key), sequence=0)
             self.session.add(talk)
         self._fill_talk(talk, post, digest, is_new=outcome == "imported")
         self.session.flush()
+        if facts is not None and (what := attendee_change(facts, talk)):
+            # A re-imported post moved the talk: the people signed up are told, as for an edit.
+            told = signups.notify_talk_changed(self.session, talk, what)
+            if told:
+                warnings.append(f"{told} people signed up are told that {what} changed")
+        if not talk.is_cancelled:
+            signups.fill_seats(self.session, talk)
         reason = f"renamed from {renamed_from}" if renamed_from else None
-        return FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
+        report = FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
+        report.before = before
+        return report
 
     def _find_by_key(self, source_key: str) -> Talk | None:
         return self.session.scalars(
@@ -199,7 +212,7 @@ class Importer:
         never matched this way: nothing tells two of them apart.
         """
         names = {normalise_name(s.name) for s in post.speakers}
-        if not names or not post.semester:
+        if not self._tree_import or not names or not post.semester:
             return None
         semester = self._semester(post.semester, create=False)
         if semester is None:
@@ -223,9 +236,10 @@ class Importer:
     def _fill_talk(self, talk: Talk, post: jekyll.PostInfo, digest: str, *, is_new: bool) -> None:
         starts_at = post.starts_at.astimezone(self.tz)
         room = self._room(post.room)
-        attendee_facts = (talk.starts_at, talk.ends_at, talk.room, talk.status)
+        before = attendee_facts(talk)
         talk.title = post.title
-        talk.status = TalkStatus.SCHEDULED if post.time_known else TalkStatus.TENTATIVE
+        if talk.status != TalkStatus.CANCELLED:  # an organizer's cancellation outlives re-imports
+            talk.status = TalkStatus.SCHEDULED if post.time_known else TalkStatus.TENTATIVE
         talk.starts_at = starts_at
         talk.ends_at = post.ends_at.astimezone(self.tz)
         talk.room = room
@@ -257,7 +271,7 @@ class Importer:
             TalkSection(position=index, heading=section.heading, body_md=section.body_md)
             for index, section in enumerate(post.sections)
         ]
-        if not is_new and attendee_facts != (talk.starts_at, talk.ends_at, talk.room, talk.status):
+        if not is_new and before != attendee_facts(talk):
             talk.sequence += 1
 
     def _new_slug(self, source_key: str) -> str:

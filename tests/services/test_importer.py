@@ -302,3 +302,54 @@ def test_a_schedule_row_that_disagrees_with_its_post_warns(app: Flask, runner: F
     page.write_text(source)
     result = run_import(runner, "--schedule", str(page))
     assert "keeping the post's" in result.stderr, "Tu Vu: the schedule says 11:00, the post 11:30"
+
+
+def test_a_single_file_never_takes_over_another_talk_by_the_same_speakers(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    first = write_post(tmp_path / "fall-2030", "2030-10-04-alma-reyes.md")
+    second = write_post(
+        tmp_path / "fall-2030",
+        "2030-11-08-alma-reyes-again.md",
+        GOOD_POST.replace("Counting Clouds", "Counting Rain").replace("October 4th", "November 8th"),
+    )
+    run_import(runner, str(first))
+    result = run_import(runner, str(second))
+    assert "imported  " in result.stderr and "renamed" not in result.stderr
+    with app.app_context():
+        assert sorted(db.session.scalars(select(Talk.title))) == [
+            "Counting Clouds with Language Models",
+            "Counting Rain with Language Models",
+        ]
+
+
+def test_a_reimported_post_that_moved_tells_the_people_signed_up(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from models import TalkStatus
+    from services import signups
+
+    post = write_post(tmp_path / "fall-2030", "2030-10-04-alma-reyes.md")
+    run_import(runner, str(post))
+    with app.app_context():
+        talk = db.session.scalars(select(Talk)).one()
+        signups.sign_up(db.session, talk.id, name="Kim", email="kim@example.org", mode="online", now=datetime.now(UTC))
+        db.session.commit()
+    mail = app.extensions["lectern.mailer"].outbox
+    mail.clear()
+    post.write_text(GOOD_POST.replace("Time: 2:30PM", "Time: 4PM"))
+    result = run_import(runner, str(post))
+    assert "people signed up are told" in result.stderr
+    assert [m["Subject"] for m in mail if m["To"].endswith("<kim@example.org>")] == [
+        "Changed: “Counting Clouds with Language Models”"
+    ]
+    with app.app_context():
+        talk = db.session.scalars(select(Talk)).one()
+        talk.status = TalkStatus.CANCELLED
+        db.session.commit()
+    post.write_text(GOOD_POST.replace("Time: 2:30PM", "Time: 5PM"))
+    run_import(runner, str(post))
+    with app.app_context():
+        assert db.session.scalars(select(Talk)).one().status == TalkStatus.CANCELLED, "the cancellation stays"
