@@ -295,6 +295,11 @@ def _lock(talk_id: int) -> Talk:
 def delete_talk(talk_id: int) -> Any:
     talk = get_talk(talk_id)
     form = ConfirmForm()
+    signed_up = signups.counts(db.session, talk)
+    active = signed_up.seated + signed_up.waiting + signed_up.online
+    if active and not talk.is_cancelled:
+        # Deleting would erase their sign-ups without a word: cancelling tells them first.
+        return render_template("organize/confirm_delete.html", talk=talk, form=form, active=active), 409
     if request.method == "POST" and form.validate_on_submit():
         before = audit.talk_snapshot(talk)
         db.session.delete(talk)
@@ -393,15 +398,29 @@ def edit_room(room_id: int) -> Any:
                     directions=form.directions.data or "",
                     room=room,
                 )
+                promoted = _seat_waiting_lists(room)
                 log("room.update", f"room {room.name}", before, audit.room_snapshot(room))
-                db.session.commit()
-                flash(f"Saved {room.name}.")
+                jobs.commit_and_dispatch()
+                flash(f"Saved {room.name}." + _consequences(promoted, 0))
                 return redirect(url_for("organize.rooms"))
             except EditError as error:
                 db.session.rollback()
                 form.form_errors.append(str(error))
         return render_template("organize/room_form.html", form=form, room=room), 400
     return render_template("organize/room_form.html", form=form, room=room)
+
+
+def _seat_waiting_lists(room: Room) -> list[Rsvp]:
+    """A room with more seats: its upcoming talks that use the room's capacity seat their waiting lists."""
+    promoted: list[Rsvp] = []
+    upcoming = db.session.scalars(
+        db.select(Talk.id).where(Talk.room_id == room.id, Talk.room_capacity.is_(None), Talk.ends_at > now())
+    ).all()
+    for talk_id in upcoming:
+        talk = signups.lock_talk(db.session, talk_id)
+        if not talk.is_cancelled:
+            promoted += signups.fill_seats(db.session, talk)
+    return promoted
 
 
 @bp.post("/rooms/<int:room_id>/delete")

@@ -187,3 +187,30 @@ def test_attendee_lists_are_never_public(small_room: Flask, client: FlaskClient)
         assert client.get(url).status_code == 302
     for url in ("/", "/talks/what-quiet-benchmarks-hide", "/feed.atom", "/calendar.ics"):
         assert "ann@example.org" not in client.get(url).get_data(as_text=True)
+
+
+def test_a_talk_with_sign_ups_is_cancelled_before_it_can_be_deleted(small_room: Flask, ada: FlaskClient) -> None:
+    tid = talk_id(small_room)
+    refused = ada.post(f"/organize/talks/{tid}/delete")
+    assert refused.status_code == 409
+    assert "Mark it cancelled first" in refused.get_data(as_text=True)
+    with small_room.app_context():
+        assert db.session.get(Talk, tid) is not None
+    ada.post(f"/organize/talks/{tid}/cancel")
+    mail = small_room.extensions["lectern.mailer"].outbox
+    assert sum(m["Subject"].startswith("Cancelled:") for m in mail) == 4, "everyone signed up is told"
+    assert ada.post(f"/organize/talks/{tid}/delete").status_code == 302
+
+
+def test_more_seats_in_a_room_go_to_its_waiting_lists(small_room: Flask, ada: FlaskClient) -> None:
+    with small_room.app_context():
+        talk = db.session.get(Talk, talk_id(small_room))
+        talk.room_capacity = None  # the talk uses its room's capacity
+        talk.room.capacity = 2
+        room_id = talk.room_id
+        db.session.commit()
+    response = ada.post(f"/organize/rooms/{room_id}/edit", data={"name": "Auditorium 2", "capacity": "3"})
+    assert response.status_code == 302
+    with small_room.app_context():
+        seated = db.session.scalars(select(Rsvp.email).where(Rsvp.status == RsvpStatus.SEATED)).all()
+    assert sorted(seated) == ["ann@example.org", "bob@example.org", "cy@example.org"]
