@@ -50,7 +50,8 @@ def register_proxy(app: Flask) -> None:
     """
     hops = int(app.config["PROXY_HOPS"])
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        # Not X-Forwarded-Host: addresses are built from SITE_URL, never from what a request claims.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

@@ -13,7 +13,7 @@ from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Email
 
 from adapters.identity import Identity, IdentityProvider, LoginFailed
-from blueprints.public import series
+from blueprints.public import absolute, series
 from extensions import db
 from models import Organizer
 from services import organizers
@@ -70,7 +70,7 @@ def login() -> Any:
         return render_template("auth/failed.html", reason="Organizer login is not set up on this site yet."), 503
     session["login_next"] = next_url
     try:
-        return provider.start_login(url_for("auth.callback", _external=True))
+        return provider.start_login(absolute(url_for("auth.callback")))
     except LoginFailed as failure:
         session.clear()
         return render_template("auth/failed.html", reason=failure.reason), 503

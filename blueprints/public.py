@@ -35,8 +35,14 @@ def site_domain() -> str:
     return urlsplit(current_app.config["SITE_URL"]).hostname or "lectern.invalid"
 
 
+def absolute(path: str) -> str:
+    """An address on this site built from SITE_URL, never from the request's Host header
+    (which anyone can set, and which would then reach every visitor through the page cache)."""
+    return current_app.config["SITE_URL"].rstrip("/") + path
+
+
 def talk_url(talk: Talk) -> str:
-    return url_for("public.talk_page", slug=talk.slug, _external=True)
+    return absolute(url_for("public.talk_page", slug=talk.slug))
 
 
 def google_calendar_link(talk: Talk, tz: ZoneInfo) -> str:
@@ -139,8 +145,8 @@ def atom_feed() -> Response:
     body = feed.upcoming_feed(
         the_series,
         upcoming,
-        site_url=url_for("public.index", _external=True),
-        feed_url=url_for("public.atom_feed", _external=True),
+        site_url=absolute(url_for("public.index")),
+        feed_url=absolute(url_for("public.atom_feed")),
         url_for_talk=talk_url,
         updated=updated,
     )

@@ -50,7 +50,9 @@ from tests.oidc.harness import (
 )
 
 # Flask's test client builds url_for(..., _external=True) on http://localhost.
-CALLBACK = "http://localhost/auth/callback"
+# The test client serves http://localhost; links, and so the callback, come from SITE_URL.
+SITE = "http://localhost"
+CALLBACK = f"{SITE}/auth/callback"
 SCOPE = "openid email profile"
 
 
@@ -63,7 +65,7 @@ def peer() -> Iterator[RunningProvider]:
 @pytest.fixture
 def oidc_app(app: Flask, peer: RunningProvider) -> Flask:
     """tests/conftest.py's app, logging organizers in at the real provider."""
-    return use_provider(app, **peer.app_config())
+    return use_provider(app, **peer.app_config(), SITE_URL=SITE)
 
 
 @pytest.fixture
@@ -349,7 +351,7 @@ def test_a_provider_that_never_answers_is_a_friendly_503_after_the_timeout(app: 
 
 def test_a_provider_gone_at_the_callback_fails_cleanly(app: Flask) -> None:
     with running_provider([CALLBACK]) as short_lived:
-        use_provider(app, **short_lived.app_config())
+        use_provider(app, **short_lived.app_config(), SITE_URL=SITE)
         allow(app, "ada@example.edu")
         client = app.test_client()
         authorization_url, _ = start(client)

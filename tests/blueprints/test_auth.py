@@ -11,6 +11,7 @@ from adapters.identity import FakeIdentityProvider, Identity
 from extensions import db
 from models import Organizer
 from services import organizers
+from tests.blueprints.conftest import local_part
 
 ISSUER = "https://login.example.edu"
 ADA = Identity(ISSUER, "sub-ada", "ada@example.edu", email_verified=True, name="Ada")
@@ -29,7 +30,7 @@ def allow(app: Flask, email: str) -> None:
 def log_in(client: FlaskClient, next_url: str | None = None):  # type: ignore[no-untyped-def]
     start = client.get("/login" + (f"?next={next_url}" if next_url else ""))
     assert start.status_code == 302
-    return client.get(start.headers["Location"])
+    return client.get(local_part(start.headers["Location"]))
 
 
 def has_session_cookie(client: FlaskClient) -> bool:

@@ -239,3 +239,13 @@ def test_a_change_sends_the_next_visit_through_flask_again(seeded: Flask, client
         talk_by_slug("what-quiet-benchmarks-hide").published = False
         db.session.commit()
     assert client.get("/talks/what-quiet-benchmarks-hide").status_code == 404
+
+
+def test_a_forged_host_header_never_reaches_other_visitors(seeded: Flask, client: FlaskClient) -> None:
+    forged = client.get("/talks/what-quiet-benchmarks-hide", headers={"Host": "evil.example"})
+    assert "evil.example" not in forged.get_data(as_text=True)
+    page = client.get("/talks/what-quiet-benchmarks-hide").get_data(as_text=True)
+    assert "evil.example" not in page
+    assert "lectern.test%2Ftalks%2Fwhat-quiet-benchmarks-hide" in page, "links are built from SITE_URL"
+    for url in ("/feed.atom", "/calendar.ics", "/talks/what-quiet-benchmarks-hide.ics"):
+        assert "evil.example" not in client.get(url, headers={"Host": "evil.example"}).get_data(as_text=True), url
