@@ -27,6 +27,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'lectern.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
+    if not app.config.get("MAIL_BACKEND"):
+        app.config["MAIL_BACKEND"] = "console" if app.config["ENV"] == "development" else "smtp"
     # Cookies marked Secure only where the site is served over https (a laptop's http://127.0.0.1 is not).
     app.config.setdefault("SESSION_COOKIE_SECURE", app.config["SITE_URL"].startswith("https://"))
     if not app.config.get("SECRET_KEY"):

@@ -35,14 +35,19 @@ OIDC_TRUSTED_EMAILS = False
 # Seconds to wait for the provider before telling the person it cannot be reached.
 OIDC_TIMEOUT = 10
 
-# An organizer's session lasts this long (seconds) before a new login is asked.
+# An organizer's login lasts this long (seconds) from the moment they logged in, active or not.
 PERMANENT_SESSION_LIFETIME = 12 * 3600
+
+# CSRF tokens last as long as the browser session: an attendee may open the form from an
+# announcement and send it hours later.
+WTF_CSRF_TIME_LIMIT = None
 
 # Largest upload (an imported post), in bytes.
 MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 
-# Email: "console" prints messages (development), "smtp" sends them, "memory" keeps them (tests).
-MAIL_BACKEND = "console"
+# Email: "smtp" sends them, "console" prints them, "memory" keeps them (tests). Empty means
+# "console" in development and "smtp" otherwise: a production site never prints its mail.
+MAIL_BACKEND = ""
 SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 25
 SMTP_USERNAME = ""

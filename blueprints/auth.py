@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from werkzeug.wrappers import Response
 from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Email
 
@@ -111,6 +110,7 @@ def _enter(identity: Identity, next_url: str) -> Any:
     session.clear()
     session.permanent = True
     session["who"] = {"iss": identity.issuer, "sub": identity.subject, "email": identity.email or ""}
+    session["login_at"] = int(now().timestamp())
     if isinstance(result, organizers.Refusal):
         return render_template("auth/forbidden.html", reason=result.reason, logout=LogoutForm()), 403
     session["organizer_id"] = result.id
@@ -119,11 +119,10 @@ def _enter(identity: Identity, next_url: str) -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> Any:
     LogoutForm().validate_on_submit()  # CSRF is checked before this view runs
     session.clear()
-    flash("You are logged out.")
-    return redirect(url_for("public.index"))
+    return render_template("auth/logged_out.html")
 
 
 def current_organizer() -> Organizer | None:
@@ -139,7 +138,10 @@ def current_organizer() -> Organizer | None:
 
 def require_organizer() -> Any:
     """Run before every organizer page: anonymous visitors log in, others get a 403 that says why."""
-    if "who" not in session:
+    logged_in_for = now().timestamp() - session.get("login_at", 0)
+    if "who" not in session or logged_in_for > current_app.config["PERMANENT_SESSION_LIFETIME"]:
+        # Not logged in, or logged in too long ago (activity does not extend a login).
+        session.clear()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     organizer = current_organizer()
     if organizer is None:

@@ -48,7 +48,7 @@ class CachedPagesMiddleware:
     def _serve(self, page: CachedPage, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         assert page.headers is not None
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and parse_etags(if_none_match).contains(page.etag):
+        if if_none_match and parse_etags(if_none_match).contains_weak(page.etag):
             start_response("304 NOT MODIFIED", [(k, v) for k, v in page.headers if k.lower() not in NOT_MODIFIED_DROP])
             return []
         start_response("200 OK", [*page.headers, ("Content-Length", str(len(page.body)))])

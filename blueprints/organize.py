@@ -20,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -54,13 +55,12 @@ bp = Blueprint("organize", __name__, url_prefix="/organize")
 
 
 @bp.before_request
-def take_write_lock() -> None:
-    """Organizer changes may move attendees between lists: take the write lock before any read."""
-    if request.method == "POST":
+def guard() -> Any:
+    """Logged-in organizers only. Their changes may move attendees between lists, so a POST
+    takes the write lock before any read; an anonymous POST is turned away before that."""
+    if request.method == "POST" and "who" in session:
         signups.begin_write(db.session)
-
-
-bp.before_request(require_organizer)
+    return require_organizer()
 
 
 def now() -> datetime:
@@ -647,7 +647,12 @@ def check_in(talk_id: int, rsvp_id: int) -> Any:
     rsvp = _rsvp_of(talk, rsvp_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    signups.check_in(db.session, rsvp.id, now(), undo=request.form.get("undo") == "1")
+    try:
+        signups.check_in(db.session, rsvp.id, now(), undo=request.form.get("undo") == "1")
+    except signups.SignupError as error:  # cancelled since the list was loaded
+        db.session.rollback()
+        flash(f"{rsvp.name}: {error}", "error")
+        return redirect(url_for("organize.check_in_list", talk_id=talk.id, q=request.args.get("q", "")))
     db.session.commit()
     return redirect(url_for("organize.check_in_list", talk_id=talk.id, q=request.args.get("q", "")) + f"#r{rsvp.id}")
 

@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -49,8 +60,12 @@ def now() -> datetime:
 
 
 def email_key() -> str:
-    """Rate-limit key for the per-email limit: the address as typed, normalised."""
-    return "rsvp-email:" + (request.form.get("email") or "").strip().lower()
+    """Rate-limit key for the per-email limit: this talk and the address as typed, normalised.
+
+    Per talk, so that someone typing a victim's address can lock them out of one talk at most.
+    """
+    slug = (request.view_args or {}).get("slug", "")
+    return f"rsvp-email:{slug}:" + (request.form.get("email") or "").strip().lower()
 
 
 def _public_talk(slug: str) -> Talk:
@@ -167,6 +182,15 @@ def _manage_page(token: str, rsvp: Rsvp, status: int = 200) -> Any:
     return page, status
 
 
+@bp.after_request
+def keep_manage_pages_private(response: Response) -> Response:
+    """A manage page is as good as a password for that sign-up: never cached, never leaked on."""
+    if request.path.startswith("/rsvp/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 @bp.get("/rsvp/<token>")
 def manage(token: str) -> Any:
     return _manage_page(token, _rsvp_from_token(token))
@@ -209,7 +233,10 @@ def erase(token: str) -> Any:
     signups.begin_write(db.session)
     rsvp = _rsvp_from_token(token)
     talk = rsvp.talk
-    signups.delete(db.session, rsvp.id, now())
+    try:
+        signups.delete(db.session, rsvp.id, now())
+    except signups.SignupError:
+        db.session.rollback()  # erased meanwhile (a double click, the retention purge): done all the same
     jobs.commit_and_dispatch()
     return render_template("rsvp/erased.html", talk=talk, series=talk.series)
 

@@ -16,6 +16,9 @@ from services.signups import WALK_IN_DOMAIN, begin_write, waiting_position
 
 log = logging.getLogger(__name__)
 
+# Messages that still make sense once the sign-up is cancelled.
+STILL_DUE_AFTER_CANCEL = {"rsvp.cancelled", "talk.cancelled"}
+
 LinksFor = Callable[[Talk, Rsvp], mail_text.Links]
 # Another host's clock may run a little ahead of this one's: a message it just wrote is due here.
 CLOCK_TOLERANCE = timedelta(seconds=30)
@@ -59,6 +62,12 @@ def deliver(
         outbox.mark_done(message, now)
         session.commit()
         return "nothing to send: a walk-in without an address"
+    if rsvp.status == RsvpStatus.CANCELLED and message.kind not in STILL_DUE_AFTER_CANCEL:
+        # Written before the person cancelled (a backlog, a mail server that was down): it would
+        # now say the wrong thing. Their cancellation message is the one that goes out.
+        outbox.mark_done(message, now)
+        session.commit()
+        return "superseded: the sign-up was cancelled since"
     try:
         email = mail_text.compose(
             message.kind,

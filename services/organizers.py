@@ -25,7 +25,7 @@ class Refusal:
 def normalise_email(email: str) -> str:
     """Syntax only (no DNS): a typo is caught, a real address is never looked up."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        return validate_email(email.strip(), check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError as error:
         raise OrganizerError(f"{email!r} is not an email address: {error}") from None
 
@@ -72,7 +72,10 @@ def admit(session: Session, identity: Identity, *, trust_emails: bool, now: date
     if listed is None:
         return Refusal(f"{identity.email} is not on this series' list of organizers. Ask an organizer to invite you.")
     if listed.subject is not None:
-        return Refusal(f"{identity.email} is already bound to another account. Ask an organizer to invite you again.")
+        return Refusal(
+            f"{identity.email} is already bound to another account. To move it to this one, an organizer "
+            "removes the address from the list and adds it again."
+        )
     if not (identity.email_verified or trust_emails):
         return Refusal(
             f"Your login service does not confirm that {identity.email} is yours, so Lectern cannot let you in."

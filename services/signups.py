@@ -93,7 +93,9 @@ def lock_talk(session: Session, talk_id: int) -> Talk:
 def normalise_email(email: str) -> str:
     """Syntax only, no DNS lookup; lower-cased so one person is one address."""
     try:
-        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
+        return validate_email(
+            (email or "").strip(), check_deliverability=False, allow_smtputf8=False
+        ).normalized.lower()
     except EmailNotValidError:
         raise SignupError("Please enter a valid email address, like name@example.org.", "email") from None
 

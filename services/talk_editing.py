@@ -134,6 +134,10 @@ def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | No
         raise EditError("The address may hold lower-case letters, digits and dashes only.", "slug")
     if not data.parts:
         raise EditError("A talk needs at least one part.", "parts")
+    if not 1900 <= data.day.year <= 2200:
+        raise EditError("Give a date between the years 1900 and 2200.", "day")
+    if data.rsvp_closes_at and not 1900 <= data.rsvp_closes_at.year <= 2200:
+        raise EditError("Give a closing date between the years 1900 and 2200.", "rsvp_closes_at")
     starts_at = datetime.combine(data.day, data.start, tzinfo=tz)
     room = session.get(Room, data.room_id) if data.room_id else None
     if data.room_id and room is None:

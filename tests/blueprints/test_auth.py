@@ -155,8 +155,27 @@ def test_logout_is_a_post_with_csrf(app: Flask, client: FlaskClient) -> None:
     assert client.post("/logout").status_code == 400, "no CSRF token, no logout"
     page = client.get("/organize/").get_data(as_text=True)
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    out = client.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 200 and "You are logged out" in out.get_data(as_text=True)
     assert client.get("/organize/").status_code == 302
+
+
+def test_a_login_ends_after_its_lifetime_however_active(app: Flask, client: FlaskClient) -> None:
+    allow(app, "ada@example.edu")
+    use_provider(app, FakeIdentityProvider(ADA))
+    log_in(client)
+    assert client.get("/organize/").status_code == 200
+    with client.session_transaction() as session:
+        session["login_at"] -= app.config["PERMANENT_SESSION_LIFETIME"] + 1
+    response = client.get("/organize/rooms")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_an_expired_form_gets_a_page_that_says_what_to_do(app: Flask, client: FlaskClient) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post("/logout", data={"csrf_token": "stale"})
+    assert response.status_code == 400
+    assert "Please send the form again" in response.get_data(as_text=True)
 
 
 def test_session_cookie_flags(app: Flask, client: FlaskClient) -> None:

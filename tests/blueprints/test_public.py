@@ -225,6 +225,8 @@ def test_a_revisit_is_answered_from_the_cache_with_the_same_headers(seeded: Flas
     assert "Set-Cookie" not in second.headers
     revalidated = client.get("/talks/what-quiet-benchmarks-hide", headers={"If-None-Match": first.headers["ETag"]})
     assert revalidated.status_code == 304 and revalidated.data == b""
+    weak = client.get("/talks/what-quiet-benchmarks-hide", headers={"If-None-Match": "W/" + first.headers["ETag"]})
+    assert weak.status_code == 304, "If-None-Match compares weakly, as HTTP says"
     assert revalidated.headers["ETag"] == first.headers["ETag"]
     head = client.head("/talks/what-quiet-benchmarks-hide")
     assert head.status_code == 200 and head.data == b""
