@@ -184,10 +184,9 @@ def _manage_page(token: str, rsvp: Rsvp, status: int = 200) -> Any:
 
 @bp.after_request
 def keep_manage_pages_private(response: Response) -> Response:
-    """A manage page is as good as a password for that sign-up: never cached, never leaked on."""
+    """A manage page is as good as a password for that sign-up: never cached."""
     if request.path.startswith("/rsvp/"):
         response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 

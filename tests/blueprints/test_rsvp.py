@@ -753,3 +753,46 @@ def test_a_whole_lab_behind_one_address_can_sign_up(
     with app.app_context():
         owed = db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.done_at.is_(None))).all()
     assert owed == ["rsvp.confirmation"] * 300, "every confirmation is owed, none lost"
+
+
+def test_the_manage_page_is_never_cached_nor_leaked_by_referrer(app: Flask, client: FlaskClient) -> None:
+    slug = small_talk(app, seats=5)
+    response = client.get(signed_up(client, slug, "priv@example.org"))
+    assert response.headers["Cache-Control"] == "no-store"
+    assert '<meta name="referrer" content="no-referrer">' in response.get_data(as_text=True)
+
+
+def test_an_address_that_mail_servers_may_refuse_is_refused_at_once(app: Flask, client: FlaskClient) -> None:
+    slug = small_talk(app, seats=5)
+    response = sign_up(client, slug, "zoë@example.org")
+    assert response.status_code == 400
+    assert "valid email address" in page(response)
+    assert rsvp_count(app) == 0
+
+
+def test_typing_someones_address_blocks_them_for_one_talk_at_most(app: Flask, client: FlaskClient) -> None:
+    app.config["RATELIMIT_ENABLED"] = True
+    first = small_talk(app, seats=5)
+    with app.app_context():
+        second = make_talk(5, slug="other-talk", contact_email=CONTACT).slug
+    for _ in range(6):
+        last = sign_up(client, first, "victim@example.org")
+    assert last.status_code == 429
+    assert sign_up(client, second, "victim@example.org").status_code == 302
+
+
+def test_a_confirmation_written_before_a_cancellation_is_not_sent_after_it(app: Flask, client: FlaskClient) -> None:
+    slug = small_talk(app, seats=5)
+    dispatched: list[int] = []
+    original = jobs.dispatch
+    jobs.dispatch = dispatched.extend  # the queue is behind (a mail server was down)
+    try:
+        manage = signed_up(client, slug, "late@example.org")
+        client.post(manage + "/cancel")
+    finally:
+        jobs.dispatch = original
+    with app.app_context():
+        for message_id in dispatched:
+            jobs.deliver_message.call_local(message_id)
+    subjects = [m["Subject"] for m in sent_to(app, "late@example.org")]
+    assert subjects == [next(s for s in subjects if s.startswith("Sign-up cancelled"))]
