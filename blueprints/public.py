@@ -6,7 +6,7 @@ None of these pages reads or writes the session, so no cookie is set and proxies
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
@@ -46,21 +46,22 @@ def talk_url(talk: Talk) -> str:
 
 
 def google_calendar_link(talk: Talk, tz: ZoneInfo) -> str:
-    stamp = "%Y%m%dT%H%M%SZ"
-    query = {
-        "action": "TEMPLATE",
-        "text": talk.title,
-        "dates": f"{talk.starts_at.astimezone(UTC):{stamp}}/{talk.ends_at.astimezone(UTC):{stamp}}",
-        "details": f"{', '.join(talk.speaker_names)}\n{talk_url(talk)}".strip(),
-        "location": ics.location_text(talk),
-        "ctz": tz.key,
-    }
-    return "https://calendar.google.com/calendar/render?" + urlencode(query)
+    return ics.google_calendar_link(talk, tz, talk_url(talk))
+
+
+def safe_url(url: str | None) -> str:
+    """An address fit for an href: web and mail links only (imported posts may hold anything)."""
+    return url if url and urlsplit(url).scheme.lower() in ("http", "https", "mailto") else ""
 
 
 @bp.app_context_processor
 def helpers() -> dict[str, object]:
-    return {"timefmt": timefmt, "markdown": richtext.render, "shift_headings": richtext.shift_headings}
+    return {
+        "timefmt": timefmt,
+        "markdown": richtext.render,
+        "shift_headings": richtext.shift_headings,
+        "safe_url": safe_url,
+    }
 
 
 @bp.get("/")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
@@ -16,6 +17,20 @@ ICS_STATUS = {
     TalkStatus.TENTATIVE: "TENTATIVE",
     TalkStatus.CANCELLED: "CANCELLED",
 }
+
+
+def google_calendar_link(talk: Talk, tz: ZoneInfo, url: str) -> str:
+    """An "add to Google Calendar" link: a plain link, nothing is loaded from Google."""
+    stamp = "%Y%m%dT%H%M%SZ"
+    query = {
+        "action": "TEMPLATE",
+        "text": talk.title,
+        "dates": f"{talk.starts_at.astimezone(UTC):{stamp}}/{talk.ends_at.astimezone(UTC):{stamp}}",
+        "details": f"{', '.join(talk.speaker_names)}\n{url}".strip(),
+        "location": location_text(talk),
+        "ctz": tz.key,
+    }
+    return "https://calendar.google.com/calendar/render?" + urlencode(query)
 
 
 def talk_uid(talk: Talk, domain: str) -> str:

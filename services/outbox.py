@@ -47,10 +47,6 @@ def take_pending_ids(session: Session) -> list[int]:
     return [message.id for message in pending if message in session and message.id is not None]
 
 
-def forget_uncommitted(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
 def forget_rsvp(session: Session, rsvp: Rsvp) -> None:
     """An attendee erased their data: nothing more is sent to them."""
     session.execute(delete(OutboxMessage).where(OutboxMessage.rsvp_id == rsvp.id))

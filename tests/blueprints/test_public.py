@@ -251,3 +251,14 @@ def test_a_forged_host_header_never_reaches_other_visitors(seeded: Flask, client
     assert "lectern.test%2Ftalks%2Fwhat-quiet-benchmarks-hide" in page, "links are built from SITE_URL"
     for url in ("/feed.atom", "/calendar.ics", "/talks/what-quiet-benchmarks-hide.ics"):
         assert "evil.example" not in client.get(url, headers={"Host": "evil.example"}).get_data(as_text=True), url
+
+
+def test_links_other_than_web_and_mail_are_not_links(seeded: Flask, client: FlaskClient) -> None:
+    with seeded.app_context():
+        talk = talk_by_slug("what-quiet-benchmarks-hide")
+        talk.speakers[0].url = "javascript:alert(1)"
+        talk.slides_url = "data:text/html,<script>alert(2)</script>"
+        db.session.commit()
+    page = client.get("/talks/what-quiet-benchmarks-hide").get_data(as_text=True)
+    assert "javascript:" not in page and "data:text/html" not in page
+    assert "Tomasz Ilunga-Berg" in page
