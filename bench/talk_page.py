@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from proc_cpu import busy_cpu_seconds, group_cpu_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 TALK_PATH = "/talks/what-quiet-benchmarks-hide"
@@ -267,32 +269,7 @@ def parse_wrk(output: str, server: str, round_: int) -> WrkResult:
     )
 
 
-# --- CPU accounting (Linux /proc): the servers' own time, and everybody else's ----------------
-
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def busy_cpu_seconds() -> float | None:
-    """Seconds all CPUs spent not idle since boot, or None where /proc/stat is missing."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / _TICK
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds used so far by the live processes of one process group (a gunicorn and its workers)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process ended meanwhile
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / _TICK
+# --- CPU accounting: see bench/proc_cpu.py ------------------------------------------------------
 
 
 def our_cpu_seconds(servers: list[Server]) -> float:

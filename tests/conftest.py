@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import flask_migrate
 import pytest
@@ -46,8 +47,8 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
+def make_app(tmp_path: Path, **overrides: Any) -> Flask:
+    """An app on a fresh, migrated SQLite database in tmp_path; mail kept in memory, jobs run at once."""
     app = create_app(
         {
             "TESTING": True,
@@ -59,14 +60,25 @@ def app(tmp_path: Path) -> Iterator[Flask]:
             "WTF_CSRF_ENABLED": False,
             "MAIL_BACKEND": "memory",
             "JOBS_IMMEDIATE": True,
+            **overrides,
         }
     )
     with app.app_context():
         flask_migrate.upgrade()
-    yield app
+    return app
+
+
+def dispose(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(tmp_path)
+    yield app
+    dispose(app)
 
 
 @pytest.fixture

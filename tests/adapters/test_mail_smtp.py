@@ -17,7 +17,6 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
@@ -27,10 +26,10 @@ from sqlalchemy import select
 
 import jobs
 from adapters.mail import MailError, SMTPMailer
-from app import create_app
 from extensions import db
 from models import OutboxMessage
 from services import outbox
+from tests.conftest import dispose, make_app
 from tests.rsvp_support import make_talk
 
 CONTACT = "talks@series.example.org"
@@ -96,30 +95,12 @@ def smtp() -> Iterator[SMTPServer]:
 
 @pytest.fixture
 def app(tmp_path: Path, smtp: SMTPServer) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'lectern.db'}",
-            "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
-            "SECRET_KEY": "test-secret",
-            "SITE_URL": "http://lectern.test",
-            "SERVER_NAME": None,
-            "WTF_CSRF_ENABLED": False,
-            "MAIL_BACKEND": "smtp",
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": smtp.port,
-            "SMTP_TIMEOUT": 5,
-            "JOBS_IMMEDIATE": True,
-        }
-    )
+    app = make_app(tmp_path, MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port, SMTP_TIMEOUT=5)
     assert isinstance(app.extensions["lectern.mailer"], SMTPMailer)
     with app.app_context():
-        flask_migrate.upgrade()
         make_talk(seats=10, slug="smtp-talk", contact_email=CONTACT)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    dispose(app)
 
 
 def sign_up(client: FlaskClient, email_address: str = "ada@example.org") -> str:

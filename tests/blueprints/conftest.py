@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +16,19 @@ from flask.testing import FlaskClient
 from adapters.identity import FakeIdentityProvider, Identity
 from extensions import db
 from services import demo, organizers, talks
+from tests.conftest import skip_or_fail
+
+CHROMIUM = "/usr/bin/chromium"
+# As this machine's Chromium needs them: root, no GPU, and no calls home (the network is closed).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 ADA = Identity("https://login.example.edu", "sub-ada", "ada@example.edu", True, "Ada")
 EVE = Identity("https://login.example.edu", "sub-eve", "eve@example.edu", True, "Eve")
@@ -81,3 +97,18 @@ def talk_form(**overrides: Any) -> dict[str, Any]:
     }
     form.update(overrides)
     return form
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (whose own browser download cannot work here)."""
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        skip_or_fail("Debian's Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

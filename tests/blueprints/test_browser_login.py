@@ -8,7 +8,6 @@ page shows it.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -20,9 +19,7 @@ from werkzeug.serving import make_server
 
 from extensions import db
 from services import organizers
-from tests.blueprints.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import skip_or_fail
-from tests.oidc.harness import RunningProvider, free_port, require_node, running_provider, use_provider
+from tests.oidc.harness import RunningProvider, free_port, running_provider, use_provider
 
 pytestmark = pytest.mark.browser
 
@@ -38,21 +35,6 @@ def lectern_port() -> int:
 def peer(lectern_port: int) -> Iterator[RunningProvider]:
     with running_provider([f"http://127.0.0.1:{lectern_port}/auth/callback"]) as provider:
         yield provider
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        skip_or_fail("Debian's Chromium is not installed (apt-get install chromium)")
-    require_node()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
