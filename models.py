@@ -371,7 +371,9 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_owed", "done_at", "next_attempt_at"),)
+    # AUTOINCREMENT: SQLite would otherwise give a deleted message's id to the next one, and a
+    # delivery still holding the old id would record its result on the wrong message.
+    __table_args__ = (Index("ix_outbox_owed", "done_at", "next_attempt_at"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))

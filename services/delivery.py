@@ -17,7 +17,7 @@ from services.signups import WALK_IN_DOMAIN, begin_write, waiting_position
 log = logging.getLogger(__name__)
 
 # Messages that still make sense once the sign-up is cancelled.
-STILL_DUE_AFTER_CANCEL = {"rsvp.cancelled", "talk.cancelled"}
+STILL_DUE_AFTER_CANCEL = {"rsvp.cancelled", "talk.cancelled", "rsvp.erased"}
 
 LinksFor = Callable[[Talk, Rsvp], mail_text.Links]
 # Another host's clock may run a little ahead of this one's: a message it just wrote is due here.
@@ -54,6 +54,8 @@ def deliver(
         session.rollback()
         return "not due: being sent by another worker, or waiting to be tried again"
     rsvp, talk = message.rsvp, message.talk
+    if rsvp is None and talk is not None and message.kind == "rsvp.erased" and message.payload:
+        rsvp = erased_attendee(message, talk, now)
     if rsvp is None or talk is None:
         outbox.mark_done(message, now)
         session.commit()
@@ -105,6 +107,22 @@ def deliver(
         outbox.mark_done(message, now)
     session.commit()
     return "sent"
+
+
+def erased_attendee(message: OutboxMessage, talk: Talk, now: datetime) -> Rsvp:
+    """The erased sign-up as its last message needs it, rebuilt from that message alone (never saved)."""
+    data = message.payload
+    return Rsvp(
+        id=data["rsvp_id"],
+        talk_id=talk.id,
+        talk=talk,
+        email=data["email"],
+        name=data["name"],
+        status=RsvpStatus.CANCELLED,
+        sequence=data["sequence"],
+        token_nonce="",
+        queued_at=now,
+    )
 
 
 def _write_again(session: Session) -> None:

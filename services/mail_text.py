@@ -41,6 +41,7 @@ def subject(kind: str, talk: Talk, rsvp: Rsvp, position: int | None, day: str = 
         "rsvp.promoted": f"A seat is yours: “{talk.title}”",
         "rsvp.updated": f"Your sign-up changed: “{talk.title}”",
         "rsvp.cancelled": f"Sign-up cancelled: “{talk.title}”",
+        "rsvp.erased": f"Sign-up erased: “{talk.title}”",
         "talk.changed": f"Changed: “{talk.title}”",
         "talk.cancelled": f"Cancelled: “{talk.title}”",
         "talk.reminder": f"{day.capitalize()}: “{talk.title}”",

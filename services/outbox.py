@@ -76,6 +76,13 @@ def lease(message: OutboxMessage, now: datetime) -> None:
 def mark_done(message: OutboxMessage, now: datetime) -> None:
     message.done_at = now
     message.last_error = ""
+    _forget_personal_data(message)
+
+
+def _forget_personal_data(message: OutboxMessage) -> None:
+    """The last message to someone who erased their sign-up holds their address until it is done."""
+    if message.kind == "rsvp.erased":
+        message.payload = {}
 
 
 def mark_failed(message: OutboxMessage, error: str, now: datetime) -> None:
@@ -85,6 +92,7 @@ def mark_failed(message: OutboxMessage, error: str, now: datetime) -> None:
         # A message refused this long will not go through: stop, keeping the reason for organizers.
         message.done_at = now
         message.last_error = f"gave up after {message.attempts} attempts: {error}"[:2000]
+        _forget_personal_data(message)
         return
     delay = min(timedelta(minutes=2 ** (message.attempts - 1)), MAX_DELAY)
     message.next_attempt_at = now + delay

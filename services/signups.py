@@ -342,6 +342,18 @@ def delete(session: Session, rsvp_id: int, now: datetime) -> None:
     talk, rsvp = _locked_rsvp(session, rsvp_id)
     was_seated = rsvp.status == RsvpStatus.SEATED
     outbox.forget_rsvp(session, rsvp)
+    if rsvp.status != RsvpStatus.CANCELLED and not rsvp.email.endswith(WALK_IN_DOMAIN):
+        # Their calendar still holds the event: one last message takes it out. It carries only
+        # what that needs, and is emptied once sent.
+        outbox.add(
+            session,
+            "rsvp.erased",
+            talk=talk,
+            rsvp_id=rsvp.id,
+            email=rsvp.email,
+            name=rsvp.name,
+            sequence=rsvp.sequence + 1,
+        )
     session.delete(rsvp)
     session.flush()
     if was_seated:

@@ -418,9 +418,12 @@ def test_erasing_removes_the_sign_up_and_frees_the_seat(app: Flask, client: Flas
     assert response.status_code == 200
     assert "Your sign-up is erased" in page(response)
     assert rsvp_of(app, "holder@example.org") is None
+    last = sent_to(app, "holder@example.org")[before:]
+    assert [m["Subject"] for m in last] == [f"Sign-up erased: “Talk {slug}”"], "one last message, no more"
+    assert str(invite(last[0])["METHOD"]) == "CANCEL", "it takes the talk out of their calendar"
     with app.app_context():
-        assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.rsvp_id.is_(None))) == 0
-    assert len(sent_to(app, "holder@example.org")) == before, "nothing more is sent to an erased sign-up"
+        leftovers = db.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.rsvp_id.is_(None))).all()
+        assert leftovers == [{}], "once sent, the message forgets the address"
     assert last_to(app, "waiting@example.org")["Subject"].startswith("A seat is yours")
 
     gone = client.get(holder)
