@@ -218,6 +218,18 @@ def change_mode(token: str) -> Any:
     return _act(token, lambda r: signups.change_mode(db.session, r.id, mode, now()), "Your sign-up is updated.")
 
 
+@bp.post("/rsvp/<token>/new-link")
+def new_link(token: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    signups.begin_write(db.session)
+    rsvp = _rsvp_from_token(token)
+    talk = rsvp.talk
+    signups.new_manage_link(db.session, rsvp.id)
+    jobs.commit_and_dispatch()
+    return render_template("rsvp/check_email.html", talk=talk, series=talk.series, renewed=True)
+
+
 @bp.post("/rsvp/<token>/cancel")
 def cancel(token: str) -> Any:
     if not ActionForm().validate_on_submit():

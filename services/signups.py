@@ -337,6 +337,14 @@ def cancel(session: Session, rsvp_id: int, now: datetime, *, by_organizer: bool 
     return rsvp
 
 
+def new_manage_link(session: Session, rsvp_id: int) -> Rsvp:
+    """Retire every link to this sign-up (one was forwarded, say) and email the owner a new one."""
+    talk, rsvp = _locked_rsvp(session, rsvp_id)
+    rsvp.token_nonce = secrets.token_hex(8)
+    outbox.add(session, "rsvp.manage_link", rsvp=rsvp, talk=talk, renewed=True)
+    return rsvp
+
+
 def delete(session: Session, rsvp_id: int, now: datetime) -> None:
     """The attendee erases their sign-up altogether (privacy); a seat it held goes to the next in line."""
     talk, rsvp = _locked_rsvp(session, rsvp_id)

@@ -799,3 +799,17 @@ def test_a_confirmation_written_before_a_cancellation_is_not_sent_after_it(app: 
             jobs.deliver_message.call_local(message_id)
     subjects = [m["Subject"] for m in sent_to(app, "late@example.org")]
     assert subjects == [next(s for s in subjects if s.startswith("Sign-up cancelled"))]
+
+
+def test_asking_for_a_new_link_retires_the_old_one(app: Flask, client: FlaskClient) -> None:
+    slug = small_talk(app, seats=5)
+    old = signed_up(client, slug, "fwd@example.org")
+    response = client.post(f"{old}/new-link")
+    assert response.status_code == 200
+    assert "no longer works" in page(response)
+    assert client.get(old).status_code == 404, "the forwarded link is dead"
+    message = last_to(app, "fwd@example.org")
+    assert "Older links no longer work" in text_part(message)
+    new = manage_path_in(message)
+    assert new != old
+    assert "You have a seat in the room" in page(client.get(new))
