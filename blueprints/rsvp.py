@@ -195,9 +195,16 @@ def manage(token: str) -> Any:
     return _manage_page(token, _rsvp_from_token(token))
 
 
-def _act(token: str, change: Any, message: str) -> Any:
+def _owned(token: str) -> Rsvp:
+    """The sign-up a manage-page button acts on: its CSRF token checked, the write lock taken first."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
     signups.begin_write(db.session)
-    rsvp = _rsvp_from_token(token)
+    return _rsvp_from_token(token)
+
+
+def _act(token: str, change: Any, message: str) -> Any:
+    rsvp = _owned(token)
     try:
         change(rsvp)
     except signups.SignupError as error:
@@ -213,17 +220,14 @@ def _act(token: str, change: Any, message: str) -> Any:
 @bp.post("/rsvp/<token>/mode")
 def change_mode(token: str) -> Any:
     mode = request.form.get("mode", "")
-    if not ActionForm().validate_on_submit() or mode not in MODE_LABELS:
+    if mode not in MODE_LABELS:
         abort(400, description="Please choose how you will attend.")
     return _act(token, lambda r: signups.change_mode(db.session, r.id, mode, now()), "Your sign-up is updated.")
 
 
 @bp.post("/rsvp/<token>/new-link")
 def new_link(token: str) -> Any:
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    signups.begin_write(db.session)
-    rsvp = _rsvp_from_token(token)
+    rsvp = _owned(token)
     talk = rsvp.talk
     signups.new_manage_link(db.session, rsvp.id)
     jobs.commit_and_dispatch()
@@ -232,17 +236,12 @@ def new_link(token: str) -> Any:
 
 @bp.post("/rsvp/<token>/cancel")
 def cancel(token: str) -> Any:
-    if not ActionForm().validate_on_submit():
-        abort(400)
     return _act(token, lambda r: signups.cancel(db.session, r.id, now()), "Your sign-up is cancelled.")
 
 
 @bp.post("/rsvp/<token>/delete")
 def erase(token: str) -> Any:
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    signups.begin_write(db.session)
-    rsvp = _rsvp_from_token(token)
+    rsvp = _owned(token)
     talk = rsvp.talk
     try:
         signups.delete(db.session, rsvp.id, now())
