@@ -9,7 +9,7 @@ Configured by environment variables, set by bench/talk_page.py:
     BENCH_BODY_FILE      file whose bytes are the response body (required)
     BENCH_PATH           the path to serve them at (required), e.g. /talks/what-quiet-benchmarks-hide
     BENCH_CONTENT_TYPE   the Content-Type header (default text/html; charset=utf-8)
-    BENCH_REDIRECT_TO    if set, POST to the same path answers 302 to this location (set by
+    BENCH_REDIRECT_TO    if set, POST to the same path answers 303 to this location (set by
                          bench/rsvp_burst.py: the baseline for a form that redirects when done)
 
 Serve it with `gunicorn -w 2 -b 127.0.0.1:PORT --chdir bench 'bare_app:create_app()'`.
@@ -37,7 +37,7 @@ def create_app() -> Flask:
     if redirect_to := os.environ.get("BENCH_REDIRECT_TO"):
 
         def submitted() -> Response:
-            return redirect(redirect_to)
+            return redirect(redirect_to, 303)
 
         app.add_url_rule(path, "submitted", submitted, methods=["POST"])
     return app

@@ -10,9 +10,9 @@ One run:
    limits on with their default values (in memory, per worker), jobs queued in SQLite;
 2. opens the RSVP form once per connection (the session cookie and CSRF token, not measured),
    sends a small warm-up, then releases all connections together: each sends its share of the
-   burst back to back (distinct emails, "In the room"), timing every POST until its 302;
+   burst back to back (distinct emails, "In the room"), timing every POST until its 303;
 3. serves bench/bare_app.py the same way (same gunicorn, same client, same form page for the
-   token, a POST that answers 302 at once) as the baseline;
+   token, a POST that answers 303 at once) as the baseline;
 4. prints per server the requests per second, p50 and p99 latency, failures, the CPU other
    processes took meanwhile (not this script, the servers, nor the PostgreSQL backends of the
    benchmark's database), and the ratio to the bare app; checks that every RSVP is in the
@@ -54,7 +54,7 @@ from tests.concurrency import live  # noqa: E402  (the gunicorn and client helpe
 
 BENCH = ROOT / "bench"
 BACKENDS = ("sqlite", "postgresql")
-BARE_REDIRECT = "/rsvp/bare-app-done"
+BARE_REDIRECT = "/talks/bare-app/rsvp/sent"
 
 
 class BenchError(Exception):
@@ -166,7 +166,7 @@ def burst(
             before = time.perf_counter()
             try:
                 response = form.submit(name=f"Bench {index}-{k}", email=email, mode="room", timeout=120)
-                outcome = (time.perf_counter() - before, response.status_code, live.is_signed_up(response))
+                outcome = (time.perf_counter() - before, response.status_code, live.is_accepted(response))
             except requests.RequestException:
                 outcome = (time.perf_counter() - before, 0, False)  # status 0: no answer
             mine.append(outcome)
@@ -350,9 +350,9 @@ def report(results: list[Burst], bare: Burst, skipped: list[str], args: argparse
     for line in skipped:
         print(f"skipped: {line}")
     for r in [*results, bare]:
-        others = {code: n for code, n in r.statuses.items() if code != 302}
+        others = {code: n for code, n in r.statuses.items() if code != 303}
         if r.failed or others:
-            print(f"warning: {r.server}: {r.failed} requests did not end in a 302 to the manage page {dict(others)}")
+            print(f"warning: {r.server}: {r.failed} requests did not end in a 303 to 'check your email' {dict(others)}")
         if r.stored is not None and r.stored != args.requests:
             print(f"warning: {r.server}: {r.stored} RSVPs stored for {args.requests} sent")
         if r.other_cpu is not None and r.other_cpu > 0.05:

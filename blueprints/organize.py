@@ -231,7 +231,7 @@ def _edit(talk: Talk | None) -> Any:
     db.session.add(saved)
     db.session.flush()
     # More seats go to the people in line (not for a cancelled talk: nobody is coming).
-    promoted = signups.fill_seats(db.session, saved) if not saved.is_cancelled else []
+    promoted = signups.fill_seats(db.session, saved, now()) if not saved.is_cancelled else []
     what = attendee_change(facts, saved) if facts is not None else None
     told = signups.notify_talk_changed(db.session, saved, what) if what else 0
     log("talk.create" if talk is None else "talk.update", f"talk {saved.slug}", before, audit.talk_snapshot(saved))
@@ -419,7 +419,7 @@ def _seat_waiting_lists(room: Room) -> list[Rsvp]:
     for talk_id in upcoming:
         talk = signups.lock_talk(db.session, talk_id)
         if not talk.is_cancelled:
-            promoted += signups.fill_seats(db.session, talk)
+            promoted += signups.fill_seats(db.session, talk, now())
     return promoted
 
 

@@ -27,8 +27,8 @@ import jobs
 from blueprints.public import series
 from extensions import db, limiter
 from models import Rsvp, RsvpStatus, Talk
-from services import signups, talks
-from services.tokens import BadToken, manage_token, read_manage_token
+from services import addresses, signups, talks
+from services.tokens import BadToken, read_manage_token
 
 bp = Blueprint("rsvp", __name__)
 
@@ -60,12 +60,15 @@ def now() -> datetime:
 
 
 def email_key() -> str:
-    """Rate-limit key for the per-email limit: this talk and the address as typed, normalised.
+    """Rate-limit key for the per-email limit: this talk and the address as the rules keep it.
 
-    Per talk, so that someone typing a victim's address can lock them out of one talk at most.
+    The kept address, not the typed one: look-alikes (a full-width letter, an ideographic full
+    stop, an IDN domain in either form) are one address to the one-sign-up rule, so one to the
+    limit too. Per talk, so that someone typing a victim's address can lock them out of one talk
+    at most.
     """
     slug = (request.view_args or {}).get("slug", "")
-    return f"rsvp-email:{slug}:" + (request.form.get("email") or "").strip().lower()
+    return f"rsvp-email:{slug}:" + addresses.as_key(request.form.get("email") or "")
 
 
 def _public_talk(slug: str) -> Talk:
@@ -103,13 +106,13 @@ def rsvp_form(slug: str) -> Any:
     if not is_open:
         return render_template("rsvp/form.html", **context), 409
     if form.website.data:
-        # A bot filled the field people never see: a neutral page, whatever else it typed.
+        # A bot filled the field people never see: the same answer as anyone, whatever else it typed.
         db.session.rollback()
-        return render_template("rsvp/check_email.html", talk=talk, series=talk.series, tz=tz)
+        return redirect(url_for("rsvp.sent", slug=talk.slug), 303)
     if not form.validate_on_submit():
         return render_template("rsvp/form.html", **context), 400
     try:
-        result = signups.sign_up(
+        signups.sign_up(
             db.session,
             talk.id,
             name=form.name.data,
@@ -128,11 +131,16 @@ def rsvp_form(slug: str) -> Any:
             form.form_errors.append(str(error))
         return render_template("rsvp/form.html", **context), 409 if error.conflict else 400
     jobs.commit_and_dispatch()
-    if not result.created:
-        # Whoever typed this address must not learn or change that person's sign-up.
-        return render_template("rsvp/check_email.html", talk=talk, series=talk.series, tz=tz, repeat=True)
-    flash("You are signed up. A confirmation is on its way to your inbox.")
-    return redirect(url_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], result.rsvp)))
+    # One answer whether the address was new (a confirmation is on its way) or already signed up
+    # (its owner is sent their link again): whoever typed it must not learn which, nor reach that
+    # person's sign-up. The manage link is in the email.
+    return redirect(url_for("rsvp.sent", slug=talk.slug), 303)
+
+
+@bp.get("/talks/<slug>/rsvp/sent")
+def sent(slug: str) -> Any:
+    talk = _public_talk(slug)
+    return render_template("rsvp/check_email.html", talk=talk, series=talk.series)
 
 
 @bp.errorhandler(429)

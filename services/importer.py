@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -193,7 +194,7 @@ class Importer:
             if told:
                 warnings.append(f"{told} people signed up are told that {what} changed")
         if not talk.is_cancelled:
-            signups.fill_seats(self.session, talk)
+            signups.fill_seats(self.session, talk, datetime.now(UTC))
         reason = f"renamed from {renamed_from}" if renamed_from else None
         report = FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
         report.before = before

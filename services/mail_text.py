@@ -10,7 +10,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
 
 from models import Rsvp, RsvpStatus, Series, Talk
-from services import ics, timefmt
+from services import addresses, ics, timefmt
 from services.signups import one_line
 
 Render = Callable[..., str]  # (template name, **context) -> text
@@ -87,9 +87,10 @@ def compose(
     # Header values are kept to one line: a line break in a title or a name is refused by the
     # email package (and would be a header injection if it were not).
     message["Subject"] = one_line(subject(kind, talk, rsvp, position, day))
-    sender = series.contact_email or f"no-reply@{links.domain}"
+    # Addresses saved before they were kept in ASCII (an IDN domain) are sent in that form too.
+    sender = addresses.as_key(series.contact_email) if series.contact_email else f"no-reply@{links.domain}"
     message["From"] = formataddr((one_line(series.name), sender))
-    message["To"] = formataddr((one_line(rsvp.name), rsvp.email))
+    message["To"] = formataddr((one_line(rsvp.name), addresses.as_key(rsvp.email)))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=links.domain)
     message.set_content(render("email/attendee.txt", **context))

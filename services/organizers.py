@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.identity import Identity
 from models import Organizer
+from services import addresses
 
 
 class OrganizerError(ValueError):
@@ -25,8 +26,8 @@ class Refusal:
 def normalise_email(email: str) -> str:
     """Syntax only (no DNS): a typo is caught, a real address is never looked up."""
     try:
-        return validate_email(email.strip(), check_deliverability=False, allow_smtputf8=False).normalized.lower()
-    except EmailNotValidError as error:
+        return addresses.deliverable(email)
+    except addresses.AddressError as error:
         raise OrganizerError(f"{email!r} is not an email address: {error}") from None
 
 
@@ -50,6 +51,11 @@ def remove(session: Session, email: str) -> Organizer:
     return organizer
 
 
+def end_sessions(organizer: Organizer) -> None:
+    """End every login session of this organizer, on every device (each carries the old key)."""
+    organizer.session_key = secrets.token_hex(16)
+
+
 def all_organizers(session: Session) -> list[Organizer]:
     return list(session.scalars(select(Organizer).order_by(Organizer.email)))
 
@@ -68,7 +74,7 @@ def admit(session: Session, identity: Identity, *, trust_emails: bool, now: date
         return bound
     if not identity.email:
         return Refusal("Your login did not share an email address, so Lectern cannot tell whether you organize.")
-    listed = session.scalars(select(Organizer).where(Organizer.email == identity.email.lower())).first()
+    listed = session.scalars(select(Organizer).where(Organizer.email == addresses.as_key(identity.email))).first()
     if listed is None:
         return Refusal(f"{identity.email} is not on this series' list of organizers. Ask an organizer to invite you.")
     if listed.subject is not None:

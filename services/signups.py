@@ -14,13 +14,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Rsvp, RsvpStatus, Series, Talk, TalkStatus
-from services import outbox
+from services import addresses, outbox
 
 # Execution option read by the engine hook in app.py: on SQLite, BEGIN IMMEDIATE.
 WRITE_LOCK = {"lectern_write_lock": True}
@@ -91,12 +90,10 @@ def lock_talk(session: Session, talk_id: int) -> Talk:
 
 
 def normalise_email(email: str) -> str:
-    """Syntax only, no DNS lookup; lower-cased so one person is one address."""
+    """The address as kept and mailed (services/addresses.py): one person, one address."""
     try:
-        return validate_email(
-            (email or "").strip(), check_deliverability=False, allow_smtputf8=False
-        ).normalized.lower()
-    except EmailNotValidError:
+        return addresses.deliverable(email)
+    except addresses.AddressError:
         raise SignupError("Please enter a valid email address, like name@example.org.", "email") from None
 
 
@@ -219,6 +216,10 @@ def sign_up(
         raise SignupError("Sign-up for this talk is closed.", conflict=True)
     if mode not in modes(talk):
         raise SignupError("Please choose how you will attend.", "mode")
+    # Every refusal comes before the look-up of the address, so that what the person typing sees
+    # depends on the talk and on what they typed, never on whether the address is signed up.
+    if mode == "online" and not _online_has_room(session, talk):
+        raise SignupError("The online places for this talk are all taken.", "mode", conflict=True)
     existing = active_rsvp(session, talk, address)
     if existing is not None:
         outbox.add(session, "rsvp.manage_link", rsvp=existing, talk=talk)
@@ -226,8 +227,6 @@ def sign_up(
     if mode == "room":
         status = RsvpStatus.SEATED if _has_free_seat(session, talk) else RsvpStatus.WAITING
     else:
-        if not _online_has_room(session, talk):
-            raise SignupError("The online places for this talk are all taken.", "mode", conflict=True)
         status = RsvpStatus.ONLINE
     rsvp = Rsvp(
         talk=talk,
@@ -259,9 +258,15 @@ def sign_up(
     return SignupResult(rsvp, created=True)
 
 
-def fill_seats(session: Session, talk: Talk) -> list[Rsvp]:
-    """Give free seats to the first in line, in order; each promoted person is told."""
-    promoted = []
+def fill_seats(session: Session, talk: Talk, now: datetime) -> list[Rsvp]:
+    """Give free seats to the first in line, in order; each promoted person is told.
+
+    Only before the talk starts: a seat that frees up during or after it is no use to anyone,
+    and "A seat is yours" for a talk that is over would only mislead.
+    """
+    promoted: list[Rsvp] = []
+    if now >= talk.starts_at:
+        return promoted
     while _has_free_seat(session, talk):
         first = session.scalars(
             select(Rsvp)
@@ -314,7 +319,7 @@ def change_mode(session: Session, rsvp_id: int, mode: str, now: datetime) -> Rsv
         rsvp.status = RsvpStatus.ONLINE
         session.flush()
         if was_seated:
-            fill_seats(session, talk)
+            fill_seats(session, talk, now)
     else:
         return rsvp
     rsvp.sequence += 1
@@ -324,16 +329,24 @@ def change_mode(session: Session, rsvp_id: int, mode: str, now: datetime) -> Rsv
 
 
 def cancel(session: Session, rsvp_id: int, now: datetime, *, by_organizer: bool = False) -> Rsvp:
+    """Cancel a sign-up. Attendees may until the talk starts; organizers may at any time (their
+    lists, after the fact), but from the start on nobody is promoted in its place."""
     talk, rsvp = _locked_rsvp(session, rsvp_id)
     if rsvp.status == RsvpStatus.CANCELLED:
         return rsvp
+    if not by_organizer and now >= talk.starts_at:
+        raise SignupError(
+            "The talk has started, so this sign-up can no longer be cancelled. "
+            "You can still erase it (see “Your data”).",
+            conflict=True,
+        )
     was_seated = rsvp.status == RsvpStatus.SEATED
     rsvp.status = RsvpStatus.CANCELLED
     rsvp.sequence += 1
     session.flush()
     outbox.add(session, "rsvp.cancelled", rsvp=rsvp, talk=talk, by_organizer=by_organizer)
     if was_seated:
-        fill_seats(session, talk)
+        fill_seats(session, talk, now)
     return rsvp
 
 
@@ -365,7 +378,7 @@ def delete(session: Session, rsvp_id: int, now: datetime) -> None:
     session.delete(rsvp)
     session.flush()
     if was_seated:
-        fill_seats(session, talk)
+        fill_seats(session, talk, now)
 
 
 def move(session: Session, rsvp_id: int, status: RsvpStatus, now: datetime) -> Rsvp:
@@ -386,17 +399,19 @@ def move(session: Session, rsvp_id: int, status: RsvpStatus, now: datetime) -> R
     session.flush()
     outbox.add(session, "rsvp.updated", rsvp=rsvp, talk=talk, by_organizer=True)
     # A seat freed, or someone put in line while a seat is free: the first in line takes it.
-    fill_seats(session, talk)
+    fill_seats(session, talk, now)
     return rsvp
 
 
-def set_capacity(session: Session, talk_id: int, seats: int | None, online_limit: int | None) -> list[Rsvp]:
+def set_capacity(
+    session: Session, talk_id: int, seats: int | None, online_limit: int | None, now: datetime
+) -> list[Rsvp]:
     """New limits for a talk. Raising seats promotes people in line; lowering moves nobody out."""
     talk = lock_talk(session, talk_id)
     talk.room_capacity = seats
     talk.online_limit = online_limit
     session.flush()
-    return fill_seats(session, talk)
+    return fill_seats(session, talk, now)
 
 
 def add_walk_in(session: Session, talk_id: int, *, name: str, email: str, now: datetime) -> Rsvp:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Room, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
+from services import addresses
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -282,7 +283,13 @@ def save_series(
     series.timezone = timezone  # talks are stored in UTC: their instants do not move
     series.default_minutes = default_minutes
     series.default_room = room
-    series.contact_email = contact_email.strip()
+    if contact_email.strip():
+        try:
+            series.contact_email = addresses.deliverable(contact_email)
+        except addresses.AddressError as error:
+            raise EditError(f"The contact address cannot receive email: {error}", "contact_email") from None
+    else:
+        series.contact_email = ""
     series.description = description.strip()
     domains = [d.strip().lower().lstrip("@") for d in rsvp_domains.replace("\n", ",").split(",") if d.strip()]
     for domain in domains:

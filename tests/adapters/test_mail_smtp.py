@@ -27,8 +27,9 @@ from sqlalchemy import select
 import jobs
 from adapters.mail import MailError, SMTPMailer
 from extensions import db
-from models import OutboxMessage
-from services import outbox
+from models import OutboxMessage, Rsvp, Talk
+from services import outbox, talk_editing
+from services.tokens import manage_token
 from tests.conftest import dispose, make_app
 from tests.rsvp_support import make_talk
 
@@ -104,14 +105,20 @@ def app(tmp_path: Path, smtp: SMTPServer) -> Iterator[Flask]:
 
 
 def sign_up(client: FlaskClient, email_address: str = "ada@example.org") -> str:
+    """Sign up; returns the manage page's path (the link the confirmation carries)."""
     response = client.post(
         "/talks/smtp-talk/rsvp", data={"name": "Ada Lovelace", "email": email_address, "mode": "room"}
     )
-    assert response.status_code == 302, "the sign-up is accepted whatever the mail server does"
-    manage = client.get(response.headers["Location"])
+    assert response.status_code == 303, "the sign-up is accepted whatever the mail server does"
+    app = client.application
+    with app.app_context():
+        rsvp = db.session.scalars(select(Rsvp).order_by(Rsvp.id.desc())).first()
+        assert rsvp is not None
+        path = "/rsvp/" + manage_token(app.config["SECRET_KEY"], rsvp)
+    manage = client.get(path)
     assert manage.status_code == 200
     assert "You have a seat in the room" in manage.get_data(as_text=True)
-    return response.headers["Location"]
+    return path
 
 
 def outbox_rows(app: Flask) -> list[OutboxMessage]:
@@ -256,3 +263,65 @@ def test_the_smtp_mailer_reports_a_server_that_is_down(smtp: SMTPServer) -> None
     smtp.start()
     mailer.send(message)
     assert [r.message["Subject"] for r in smtp.received] == ["Hello"]
+
+
+def test_an_address_at_an_internationalised_domain_is_mailed_in_the_form_servers_take(
+    app: Flask, client: FlaskClient, smtp: SMTPServer
+) -> None:
+    smtp.start()
+    manage = sign_up(client, "Zoe@Bücher.example")
+
+    with app.app_context():
+        [rsvp] = db.session.scalars(select(Rsvp)).all()
+        assert rsvp.email == "zoe@xn--bcher-kva.example", "kept in the form every mail server takes"
+    [received] = smtp.received
+    assert received.rcpt_tos == ["zoe@xn--bcher-kva.example"]
+    assert parseaddr(received.message["To"])[1] == "zoe@xn--bcher-kva.example"
+    assert f"http://lectern.test{manage}" in received.message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert [row.done_at is not None for row in outbox_rows(app)] == [True], "sent once, nothing left owed"
+
+    # The same person typing the Unicode form again is the same address: no second sign-up.
+    client.post("/talks/smtp-talk/rsvp", data={"name": "Zoe", "email": "zoe@bücher.example", "mode": "room"})
+    with app.app_context():
+        assert len(db.session.scalars(select(Rsvp)).all()) == 1
+
+
+def test_a_contact_address_at_an_internationalised_domain_sends_every_email(
+    app: Flask, client: FlaskClient, smtp: SMTPServer
+) -> None:
+    smtp.start()
+    with app.app_context():
+        talk = db.session.scalars(select(Talk)).one()
+        series = talk.series
+        talk_editing.save_series(
+            db.session,
+            series,
+            name=series.name,
+            timezone=series.timezone,
+            default_minutes=series.default_minutes,
+            default_room_id=None,
+            contact_email="Talks@Bücher.example",
+            description="",
+        )
+        db.session.commit()
+        assert series.contact_email == "talks@xn--bcher-kva.example"
+    sign_up(client)
+    [received] = smtp.received
+    assert received.mail_from == "talks@xn--bcher-kva.example"
+    assert received.rcpt_tos == ["ada@example.org"]
+
+
+def test_a_contact_address_no_mail_server_takes_is_refused_at_the_settings(app: Flask) -> None:
+    with app.app_context():
+        series = db.session.scalars(select(Talk)).one().series
+        with pytest.raises(talk_editing.EditError, match="cannot receive email"):
+            talk_editing.save_series(
+                db.session,
+                series,
+                name=series.name,
+                timezone=series.timezone,
+                default_minutes=series.default_minutes,
+                default_room_id=None,
+                contact_email="zoë@example.org",
+                description="",
+            )

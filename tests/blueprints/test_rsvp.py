@@ -57,13 +57,19 @@ def sign_up(
     return client.post(f"/talks/{slug}/rsvp", data=data, environ_base={"REMOTE_ADDR": remote_addr})
 
 
+def answered_sent(response: TestResponse, slug: str) -> bool:
+    """The one answer to a sign-up that went through, new or repeat: "check your email"."""
+    return response.status_code == 303 and response.headers["Location"] == f"/talks/{slug}/rsvp/sent"
+
+
 def signed_up(client: FlaskClient, slug: str, email: str, mode: str = "room", name: str = "") -> str:
-    """Sign up and return the manage page's path, where the confirmation redirects."""
+    """Sign up and return the manage page's path, as the confirmation email gives it."""
     response = sign_up(client, slug, email, mode, name)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    location = response.headers["Location"]
-    assert location.startswith("/rsvp/")
-    return location
+    assert answered_sent(response, slug), response.get_data(as_text=True)
+    app = client.application
+    rsvp = rsvp_of(app, signups.normalise_email(email))
+    assert rsvp is not None, f"{email} is signed up"
+    return "/rsvp/" + manage_token(app.config["SECRET_KEY"], rsvp)
 
 
 def page(response: TestResponse) -> str:
@@ -213,9 +219,10 @@ def test_the_honeypot_gets_a_neutral_page_and_nothing_is_saved(seeded: Flask, cl
         {"name": "", "email": "not an email", "mode": "", "website": "x"},
     ):
         response = client.post(f"/talks/{DEMO}/rsvp", data=form)
-        assert response.status_code == 200
-        assert "Check your email" in page(response)
-        assert "Please" not in page(response), "no hint of what a person would have been told"
+        assert answered_sent(response, DEMO), "the answer anyone gets"
+        html = page(client.get(response.headers["Location"]))
+        assert "Check your email" in html
+        assert "Please" not in html, "no hint of what a person would have been told"
     assert rsvp_count(seeded) == 0
     assert sent(seeded) == []
 
@@ -236,9 +243,9 @@ def test_forms_are_protected_against_forgery(seeded: Flask, client: FlaskClient)
     html = client.get(f"/talks/{DEMO}/rsvp").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     response = client.post(f"/talks/{DEMO}/rsvp", data={**form, "csrf_token": token})
-    assert response.status_code == 302
-    manage = client.get(response.headers["Location"]).get_data(as_text=True)
-    path = response.headers["Location"]
+    assert answered_sent(response, DEMO)
+    path = manage_path_in(last_to(seeded, "ada@example.org"))
+    manage = client.get(path).get_data(as_text=True)
     assert client.post(f"{path}/cancel").status_code == 400, "the cancel button is a CSRF-checked form"
     button_token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', manage).group(1)  # type: ignore[union-attr]
     assert client.post(f"{path}/cancel", data={"csrf_token": button_token}).status_code == 302
@@ -248,10 +255,15 @@ def test_forms_are_protected_against_forgery(seeded: Flask, client: FlaskClient)
 # Confirmation and the manage page ---------------------------------------------------------
 
 
-def test_signing_up_leads_to_the_manage_page(seeded: Flask, client: FlaskClient) -> None:
-    location = signed_up(client, DEMO, "Ada@Example.org", name="Ada Lovelace")
+def test_signing_up_says_check_your_email_and_the_email_leads_to_the_manage_page(
+    seeded: Flask, client: FlaskClient
+) -> None:
+    response = sign_up(client, DEMO, "Ada@Example.org", name="Ada Lovelace")
+    assert answered_sent(response, DEMO)
+    answer = page(client.get(response.headers["Location"]))
+    assert "Check your email" in answer and "/rsvp/" not in answer
+    location = manage_path_in(last_to(seeded, "ada@example.org"))
     html = page(client.get(location))
-    assert "You are signed up. A confirmation is on its way to your inbox." in html
     assert "You have a seat in the room" in html
     assert "Ada Lovelace · ada@example.org" in html
     assert "Auditorium 2" in html
@@ -280,8 +292,8 @@ def test_a_repeat_sign_up_changes_nothing_and_resends_the_link(app: Flask, clien
     before = rsvp_of(app, "ada@example.org")
 
     response = sign_up(client, slug, "ADA@example.org", "online", name="Mallory")
-    assert response.status_code == 200
-    html = page(response)
+    assert answered_sent(response, slug), "the same answer as a new sign-up"
+    html = page(client.get(response.headers["Location"]))
     assert "Check your email" in html
     assert "/rsvp/" not in html, "whoever typed the address does not get the manage link"
     after = rsvp_of(app, "ada@example.org")
@@ -353,7 +365,7 @@ def test_a_raised_capacity_seats_the_line_and_tells_them(app: Flask, client: Fla
     second = signed_up(client, slug, "second@example.org")
     with app.app_context():
         talk_id = db.session.scalars(select(Talk.id).where(Talk.slug == slug)).one()
-        signups.set_capacity(db.session, talk_id, 2, None)
+        signups.set_capacity(db.session, talk_id, 2, None, datetime.now(UTC))
         jobs.commit_and_dispatch()
     assert last_to(app, "first@example.org")["Subject"].startswith("A seat is yours")
     assert "You have a seat in the room" in page(client.get(first))
@@ -468,9 +480,8 @@ def test_the_manage_link_carries_no_personal_data(seeded: Flask, client: FlaskCl
 
 
 def test_the_talk_page_sets_no_cookie_even_after_sign_ups(seeded: Flask, client: FlaskClient) -> None:
-    response = sign_up(client, DEMO, "ada@example.org")  # the redirect is not followed: a flash waits
-    assert response.status_code == 302
-    assert "Set-Cookie" in response.headers, "the sign-up itself may use the session"
+    response = sign_up(client, DEMO, "ada@example.org")
+    assert answered_sent(response, DEMO)
     sign_up(client, DEMO, "ada@example.org")  # a repeat
     talk_page = client.get(f"/talks/{DEMO}")
     assert talk_page.status_code == 200
@@ -729,7 +740,7 @@ def test_a_sixth_submission_for_one_email_gets_a_friendly_429(app: Flask, client
     assert app.config["RATELIMIT_ENABLED"]
     slug = small_talk(app, seats=10)
     statuses = [sign_up(client, slug, "ada@example.org").status_code for _ in range(5)]
-    assert statuses == [302, 200, 200, 200, 200]
+    assert statuses == [303] * 5
     response = sign_up(client, slug, " ADA@example.org")
     assert response.status_code == 429
     html = page(response)
@@ -737,7 +748,7 @@ def test_a_sixth_submission_for_one_email_gets_a_friendly_429(app: Flask, client
     assert "Nothing you sent was lost or changed." in html
     assert CONTACT in html
     assert rsvp_count(app) == 1
-    assert sign_up(client, slug, "bob@example.org").status_code == 302, "other people are not held back"
+    assert answered_sent(sign_up(client, slug, "bob@example.org"), slug), "other people are not held back"
     assert client.get(f"/talks/{slug}/rsvp").status_code == 200, "reading the form is not limited"
 
 
@@ -751,7 +762,7 @@ def test_a_whole_lab_behind_one_address_can_sign_up(
     statuses = [
         sign_up(client, slug, f"student{n}@lab.example.org", remote_addr="192.0.2.7").status_code for n in range(300)
     ]
-    assert statuses == [302] * 300
+    assert statuses == [303] * 300
     assert rsvp_count(app) == 300
     with app.app_context():
         owed = db.session.scalars(select(OutboxMessage.kind).where(OutboxMessage.done_at.is_(None))).all()
@@ -781,7 +792,7 @@ def test_typing_someones_address_blocks_them_for_one_talk_at_most(app: Flask, cl
     for _ in range(6):
         last = sign_up(client, first, "victim@example.org")
     assert last.status_code == 429
-    assert sign_up(client, second, "victim@example.org").status_code == 302
+    assert answered_sent(sign_up(client, second, "victim@example.org"), second)
 
 
 def test_a_confirmation_written_before_a_cancellation_is_not_sent_after_it(app: Flask, client: FlaskClient) -> None:
@@ -813,3 +824,35 @@ def test_asking_for_a_new_link_retires_the_old_one(app: Flask, client: FlaskClie
     new = manage_path_in(message)
     assert new != old
     assert "You have a seat in the room" in page(client.get(new))
+
+
+# After the talk starts ---------------------------------------------------------------------
+
+
+def _move_talk_to_yesterday(app: Flask, slug: str) -> None:
+    with app.app_context():
+        talk = db.session.scalars(select(Talk).where(Talk.slug == slug)).one()
+        talk.starts_at = datetime.now(UTC) - timedelta(days=1)
+        talk.ends_at = talk.starts_at + timedelta(hours=1)
+        db.session.commit()
+
+
+def test_a_sign_up_cannot_be_cancelled_after_the_talk_and_nobody_is_promoted(app: Flask, client: FlaskClient) -> None:
+    slug = small_talk(app, seats=1)
+    holder = signed_up(client, slug, "holder@example.org")
+    signed_up(client, slug, "next@example.org")
+    mails_before = len(sent_to(app, "next@example.org"))
+    _move_talk_to_yesterday(app, slug)
+
+    response = client.post(f"{holder}/cancel")  # a manage page left open since before the talk
+    assert response.status_code == 409
+    assert "The talk has started, so this sign-up can no longer be cancelled." in page(response)
+    assert rsvp_of(app, "holder@example.org").status == RsvpStatus.SEATED  # type: ignore[union-attr]
+    assert rsvp_of(app, "next@example.org").status == RsvpStatus.WAITING  # type: ignore[union-attr]
+    assert len(sent_to(app, "next@example.org")) == mails_before, "no 'A seat is yours' after the talk"
+
+    # Erasing stays possible (it is their data), and still promotes nobody.
+    assert client.post(f"{holder}/delete").status_code == 200
+    assert rsvp_of(app, "holder@example.org") is None
+    assert rsvp_of(app, "next@example.org").status == RsvpStatus.WAITING  # type: ignore[union-attr]
+    assert not any(m["Subject"].startswith("A seat is yours") for m in sent_to(app, "next@example.org"))

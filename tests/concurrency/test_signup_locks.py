@@ -67,7 +67,7 @@ def seeded_app(request: pytest.FixtureRequest) -> Flask:
 
 def seat_people(talk_id: int, seats: int, people: int) -> None:
     with Session(db.engine) as session:
-        signups.set_capacity(session, talk_id, seats, None)
+        signups.set_capacity(session, talk_id, seats, None, datetime.now(UTC))
         for i in range(people):
             signups.sign_up(session, talk_id, name="P", email=f"p{i}@example.org", mode="room", now=NOW)
         session.commit()
@@ -106,7 +106,7 @@ def test_a_capacity_lowered_while_a_signup_waits_for_the_lock_is_respected(pg_ap
     with Session(db.engine) as request, Session(db.engine) as organizer:
         # The RSVP view reads the talk first, and holds it (the session keeps only what is referenced).
         talk_as_read = talks.talk_by_slug(request, live.TALK_SLUG)
-        signups.set_capacity(organizer, talk_id, 40, None)
+        signups.set_capacity(organizer, talk_id, 40, None, datetime.now(UTC))
         organizer.commit()
         result = signups.sign_up(request, talk_id, name="Late", email="late@example.org", mode="room", now=NOW)
         request.commit()

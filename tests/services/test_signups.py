@@ -92,7 +92,7 @@ def _switch_online(talk: Talk, rsvp: Rsvp) -> None:
 
 
 def _raise_capacity(talk: Talk, rsvp: Rsvp) -> None:
-    signups.set_capacity(db.session, talk.id, 2, None)
+    signups.set_capacity(db.session, talk.id, 2, None, datetime.now(UTC))
 
 
 def _organizer_moves_online(talk: Talk, rsvp: Rsvp) -> None:
@@ -141,7 +141,7 @@ def test_raising_capacity_seats_several_people_in_order(ctx: Flask) -> None:
     sign(talk, "holder@example.org")
     line = [sign(talk, f"w{n}@example.org") for n in range(4)]
 
-    promoted = signups.set_capacity(db.session, talk.id, 3, None)
+    promoted = signups.set_capacity(db.session, talk.id, 3, None, datetime.now(UTC))
     db.session.commit()
 
     assert [p.email for p in promoted] == ["w0@example.org", "w1@example.org"]
@@ -176,7 +176,7 @@ def test_lowering_capacity_moves_nobody_out_and_shows_the_overflow(ctx: Flask) -
     talk = make_talk(seats=3)
     seated = [sign(talk, f"p{n}@example.org") for n in range(3)]
 
-    assert signups.set_capacity(db.session, talk.id, 1, None) == []
+    assert signups.set_capacity(db.session, talk.id, 1, None, datetime.now(UTC)) == []
     db.session.commit()
 
     assert {status_of(p) for p in seated} == {SEATED}
@@ -544,3 +544,18 @@ def test_erasing_forgets_what_was_owed_to_that_person(ctx: Flask) -> None:
     (last,) = [row for row in rows if row.rsvp_id is None]
     assert last.kind == "rsvp.erased"
     assert last.payload == {"rsvp_id": ada.id, "email": "ada@example.org", "name": ada.name, "sequence": 1}
+
+
+def test_after_the_start_organizers_may_cancel_but_nobody_is_promoted(ctx: Flask) -> None:
+    talk = make_talk(seats=1)
+    holder, waiting = sign(talk, "holder@example.org"), sign(talk, "waiting@example.org")
+    later = talk.starts_at + timedelta(minutes=5)
+    with pytest.raises(signups.SignupError, match="The talk has started"):
+        signups.cancel(db.session, holder.id, later)
+    db.session.rollback()
+    signups.cancel(db.session, holder.id, later, by_organizer=True)
+    db.session.commit()
+    assert status_of(holder) == RsvpStatus.CANCELLED
+    assert status_of(waiting) == RsvpStatus.WAITING, "a seat freed during the talk helps nobody"
+    assert "rsvp.promoted" not in kinds_for(waiting)
+    assert signups.set_capacity(db.session, talk.id, 5, None, later) == [], "nor do more seats"
