@@ -19,6 +19,8 @@ from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from blueprints import auth, errors, organize, public, rsvp
 from blueprints.cached_pages import CachedPagesMiddleware
+from blueprints.sessions import SessionInterface
+from blueprints.site_address import SiteAddressMiddleware
 from config import load_config
 from extensions import csrf, db, limiter, migrate, talisman
 from services.content_version import ContentVersion, RedisContentVersion, Version, bump_after_commits
@@ -40,18 +42,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     register_page_cache(app)
+    register_site_address(app)
     return app
 
 
 def register_proxy(app: Flask) -> None:
-    """Behind N reverse proxies, trust their X-Forwarded-* headers (the client address, the scheme).
+    """Behind N reverse proxies, trust their X-Forwarded-For header: the client's address.
 
-    The per-address rate limit needs the real client address, not the proxy's.
+    The per-address rate limit needs the real client address, not the proxy's. Nothing else a
+    proxy forwards is read: the scheme, host and prefix come from SITE_URL (register_site_address).
     """
     hops = int(app.config["PROXY_HOPS"])
     if hops:
-        # Not X-Forwarded-Host: addresses are built from SITE_URL, never from what a request claims.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -82,6 +85,7 @@ CONTENT_SECURITY_POLICY = {
 
 
 def register_security(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     csrf.init_app(app)
     https = app.config["SITE_URL"].startswith("https://")
     talisman.init_app(
@@ -155,6 +159,11 @@ def register_commands(app: Flask) -> None:
 def register_page_cache(app: Flask) -> None:
     """Unchanged talk pages are answered from memory before Flask dispatches (blueprints/cached_pages.py)."""
     app.wsgi_app = CachedPagesMiddleware(app.wsgi_app, app.extensions["lectern.page_cache"])  # type: ignore[method-assign]
+
+
+def register_site_address(app: Flask) -> None:
+    """Outermost: every request is seen as sent to SITE_URL (blueprints/site_address.py)."""
+    app.wsgi_app = SiteAddressMiddleware(app.wsgi_app, app.config["SITE_URL"])  # type: ignore[method-assign]
 
 
 @event.listens_for(Engine, "connect")

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 import defaults
+from services import addresses
 
 
 def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
@@ -29,10 +30,24 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
     if not app.config.get("MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "console" if app.config["ENV"] == "development" else "smtp"
-    # Cookies marked Secure only where the site is served over https (a laptop's http://127.0.0.1 is not).
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["SITE_URL"].startswith("https://"))
+    # Cookies marked Secure wherever the site is served over https (a laptop's http://127.0.0.1 is
+    # not), unless a configuration says otherwise. (Flask defines this key itself, as False, so
+    # "not configured" is None in defaults.py, never a missing key.)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["SITE_URL"].startswith("https://")
+    app.config["SERIES_CONTACT_EMAIL"] = _contact_address(app.config["SERIES_CONTACT_EMAIL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = shared_secret_key(instance / "secret_key")
+
+
+def _contact_address(text: str) -> str:
+    """The configured contact address in the form mail servers take, or a clear error at startup."""
+    if not text:
+        return ""
+    try:
+        return addresses.deliverable(text)
+    except addresses.AddressError as error:
+        raise RuntimeError(f"SERIES_CONTACT_EMAIL {text!r} cannot receive email: {error}") from None
 
 
 def shared_secret_key(path: Path) -> str:

@@ -17,7 +17,8 @@ SERIES_CONTACT_EMAIL = "talks@example.org"
 # Public address of the site, used in feeds and calendar files when there is no request.
 SITE_URL = "http://127.0.0.1:5000"
 
-# Reverse proxies in front of Lectern whose X-Forwarded-For/-Proto/-Host headers are trusted (0: none).
+# Reverse proxies in front of Lectern whose X-Forwarded-For header is trusted (0: none). The scheme,
+# host and path prefix always come from SITE_URL, never from a header.
 PROXY_HOPS = 0
 
 # How long a browser or proxy may reuse a talk page before asking again (seconds).
@@ -25,6 +26,11 @@ PUBLIC_PAGE_MAX_AGE = 60
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# None: Secure exactly when SITE_URL is https (config.py); true or false to force it.
+SESSION_COOKIE_SECURE = None
+# An organizer's cookie is set when they log in, not again on every page: a public page a proxy
+# may cache never carries it, and activity does not stretch a login (see PERMANENT_SESSION_LIFETIME).
+SESSION_REFRESH_EACH_REQUEST = False
 
 # OpenID Connect login for organizers: the provider's discovery document and this client.
 OIDC_METADATA_URL = ""

@@ -7,6 +7,7 @@ with the series' IANA zone.
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -294,6 +295,8 @@ class Organizer(Base):
     issuer: Mapped[str | None] = mapped_column(String(500))
     subject: Mapped[str | None] = mapped_column(String(255))
     invited_by: Mapped[str] = mapped_column(String(254), default="")
+    # Every login session carries this; a new value (at logout) ends all sessions made before it.
+    session_key: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16), server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

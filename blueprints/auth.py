@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +115,7 @@ def _enter(identity: Identity, next_url: str) -> Any:
     if isinstance(result, organizers.Refusal):
         return render_template("auth/forbidden.html", reason=result.reason, logout=LogoutForm()), 403
     session["organizer_id"] = result.id
+    session["session_key"] = result.session_key
     flash(f"Welcome, {result.name or result.email}.")
     return redirect(next_url)
 
@@ -121,19 +123,34 @@ def _enter(identity: Identity, next_url: str) -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     LogoutForm().validate_on_submit()  # CSRF is checked before this view runs
+    organizer = current_organizer()
+    if organizer is not None:
+        # Cookies are kept by the browser: a copy of this one must stop working too, not only ours.
+        organizers.end_sessions(organizer)
+        db.session.commit()
     session.clear()
     return render_template("auth/logged_out.html")
 
 
 def current_organizer() -> Organizer | None:
-    """The organizer of this session, if it still is one (removal takes effect at once)."""
+    """The organizer of this session, if it still is one and the session was not ended since
+    (removal and logout take effect at once, for every copy of the cookie)."""
     who = session.get("who")
     organizer = organizers.by_id(db.session, session.get("organizer_id"))
     if who is None or organizer is None:
         return None
     if (organizer.issuer, organizer.subject) != (who.get("iss"), who.get("sub")):
         return None
+    if not hmac.compare_digest(organizer.session_key, session.get("session_key", "")):
+        return None
     return organizer
+
+
+def _ended_elsewhere() -> bool:
+    """This session's organizer is still one, but the session was ended (a logout) since it began."""
+    organizer = organizers.by_id(db.session, session.get("organizer_id"))
+    who = session.get("who") or {}
+    return organizer is not None and (organizer.issuer, organizer.subject) == (who.get("iss"), who.get("sub"))
 
 
 def require_organizer() -> Any:
@@ -144,6 +161,9 @@ def require_organizer() -> Any:
         session.clear()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     organizer = current_organizer()
+    if organizer is None and _ended_elsewhere():
+        session.clear()  # logged out since (maybe on another device): log in again
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if organizer is None:
         reason = f"You are logged in as {session['who'].get('email') or 'someone'}, who is not an organizer here."
         return render_template("auth/forbidden.html", reason=reason, logout=LogoutForm()), 403

@@ -30,6 +30,13 @@ def talk_key(slug: str) -> tuple[str, str]:
     return ("talk", slug)
 
 
+def _shareable(headers: list[tuple[str, str]]) -> bool:
+    """Headers fit to send everyone: public, and no cookie (a visitor's session stays theirs)."""
+    names = {k.lower() for k, _ in headers}
+    cache_control = next((v for k, v in headers if k.lower() == "cache-control"), "")
+    return "set-cookie" not in names and "public" in cache_control.lower()
+
+
 class CachedPagesMiddleware:
     def __init__(self, app: WSGIApp, cache: PageCache) -> None:
         self.app = app
@@ -58,7 +65,7 @@ class CachedPagesMiddleware:
         self, key: tuple[str, str], environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         def remember_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if status.startswith("200") and environ["REQUEST_METHOD"] == "GET":
+            if status.startswith("200") and environ["REQUEST_METHOD"] == "GET" and _shareable(headers):
                 sent_etag = next((v for k, v in headers if k.lower() == "etag"), None)
                 page = self.cache.lookup(key, datetime.now(UTC))
                 # Only the response of the page now in the cache, so headers and body agree.
