@@ -883,3 +883,123 @@ def test_corpus_spot_check_history_placeholder():
 )
 def test_source_key_of(source, key):
     assert source_key_of(source) == key
+
+
+# ---------------------------------------------------------------------------------------
+# Hostile posts: every one is refused with a reason, before it costs time or memory
+
+
+def alias_bomb(levels: int, width: int = 9) -> str:
+    """Front matter whose last anchor expands to width**levels names, in a few hundred bytes."""
+    lines = ["---", 'title: "Many Sheep"', "categories: [Reading-Group, Winter-2025]"]
+    previous = None
+    for level in range(levels):
+        name = f"l{level}"
+        items = ", ".join([f"*{previous}" if previous else "Sheep"] * width)
+        lines.append(f"{name}: &{name} [{items}]")
+        previous = name
+    lines += [f"names: *{previous}", "---", "", logistics()]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("levels", [5, 6])
+def test_an_alias_bomb_is_refused_before_it_expands(levels):
+    text = alias_bomb(levels)
+    assert len(text.encode()) < 1024
+    with pytest.raises(PostError, match="front matter uses YAML aliases that expand too far"):
+        parse(text)
+
+
+def test_aliases_a_real_post_might_use_still_work():
+    text = make_post(extra_front="room: &where B12\nalso: *where\nnames2: &n [Ana Sandoval]\nnames3: *n")
+    assert parse(text).title == "Counting Sheep with Transformers"
+
+
+def test_an_alias_to_the_value_that_holds_it_is_refused():
+    text = make_post(extra_front="loop: &loop [a, *loop]")
+    with pytest.raises(PostError, match="alias"):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "deep: " + "{a: " * 1000 + "1" + "}" * 1000,
+        "deep: " + "[" * 1000 + "]" * 1000,
+        # Indented block maps a thousand deep would pass the size bound first: a hundred will do.
+        "deep:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(100)) + " " * 101 + "end",
+    ],
+    ids=["flow-maps", "flow-lists", "block-maps"],
+)
+def test_front_matter_nested_too_deep_is_refused(nested):
+    with pytest.raises(PostError, match=r"front matter is nested more than \d+ levels deep"):
+        parse(make_post(extra_front=nested))
+
+
+def test_aliases_cannot_stack_nesting_past_the_bound():
+    # Each anchor is shallow, but each one holds the one before: 30 anchors, 30 levels.
+    lines = ["l0: &l0 [x]"] + [f"l{i}: &l{i} [*l{i - 1}]" for i in range(1, 30)] + ["deep: [[[*l29]]]"]
+    with pytest.raises(PostError, match="nested more than"):
+        parse(make_post(extra_front="\n".join(lines)))
+
+
+def test_front_matter_larger_than_the_bound_is_refused():
+    filler = "\n".join(f"note{i}: {'sheep ' * 20}" for i in range(600))
+    with pytest.raises(PostError, match=r"front matter is larger than \d+ KB"):
+        parse(make_post(extra_front=filler))
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ("date: 2025-13-45", "front matter has a value that cannot be read"),
+        ("number: " + "9" * 5000, "front matter has a value that cannot be read"),
+    ],
+)
+def test_front_matter_values_python_cannot_build_are_post_errors(extra, reason):
+    with pytest.raises(PostError, match=reason):
+        parse(make_post(extra_front=extra))
+
+
+def test_thousands_of_speakers_are_refused():
+    names = ", ".join(f"Speaker Number{i}" for i in range(2000))
+    with pytest.raises(PostError, match=r"names 2000 speakers; a talk has at most \d+"):
+        parse(make_post(names=names))
+
+
+@pytest.mark.parametrize(
+    ("post", "reason"),
+    [
+        (make_post(title="Sheep " * 1_000), r"the title is longer than \d+ characters"),
+        (make_post(title="Sheep " * 20_000), r"front matter is larger than \d+ KB"),
+        (make_post(names="Mira " + "Kowalczyk" * 100), r"a speaker's name is longer than \d+ characters"),
+        (make_post(venue="Lakeside " * 100), r"the venue is longer than \d+ characters"),
+    ],
+)
+def test_oversized_talk_fields_are_refused(post, reason):
+    with pytest.raises(PostError, match=reason):
+        parse(post)
+
+
+@pytest.mark.parametrize(("char", "shown"), [("\x00", "U+0000"), ("\x07", "U+0007"), ("\x1b", "U+001B")])
+def test_control_characters_are_refused_with_their_line(char, shown):
+    text = make_post(DEFAULT_BODY.replace("hard to count", f"hard{char} to count"))
+    line = text[: text.index(char)].count("\n") + 1
+    with pytest.raises(PostError, match=re.escape(f"control character {shown} on line {line}")) as caught:
+        parse(text)
+    assert "nothing was imported" in str(caught.value)
+
+
+def test_tabs_and_line_ends_are_not_control_characters_here():
+    assert parse(make_post().replace("Sheep are", "Sheep\tare").replace("\n", "\r\n")).title
+
+
+def test_a_schedule_page_with_an_alias_bomb_is_refused():
+    page = alias_bomb(6).replace("names:", "rows:") + "\n| Date | Speaker |\n|--|--|\n| Jan 5 | A |\n"
+    with pytest.raises(PostError, match="expand too far"):
+        parse_schedule(page, source="_pages/reading-group.md")
+
+
+def test_a_schedule_page_with_a_nul_byte_is_refused():
+    with pytest.raises(PostError, match="control character U\\+0000"):
+        parse_schedule("# Winter 2025 semester\n\n| Date |\n|--|\n| Jan\x00 5 |\n", source="_pages/rg.md")
