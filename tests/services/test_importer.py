@@ -353,3 +353,79 @@ def test_a_reimported_post_that_moved_tells_the_people_signed_up(
     run_import(runner, str(post))
     with app.app_context():
         assert db.session.scalars(select(Talk)).one().status == TalkStatus.CANCELLED, "the cancellation stays"
+
+
+# Hostile posts ----------------------------------------------------------------------------
+
+DEEP_POST = "---\ntitle: Deep\nnames: " + "{a: " * 1000 + "b" + "}" * 1000 + "\n---\n\nText.\n"
+
+
+def test_a_post_nested_a_thousand_deep_fails_alone_and_the_next_file_imports(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "fall-2030"
+    deep = write_post(folder, "2030-10-01-deep.md", DEEP_POST)
+    good = write_post(folder, "2030-10-04-alma-reyes.md")
+    result = run_import(runner, str(folder))
+    assert result.exit_code == 1
+    assert f"failed    {deep} (front matter is nested more than" in result.stderr
+    assert f"imported  {good}" in result.stderr
+    with app.app_context():
+        assert [t.source_key for t in db.session.scalars(select(Talk))] == ["2030-10-04-alma-reyes.md"]
+
+
+def test_an_alias_bomb_fails_and_the_next_file_imports(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    from tests.services.test_jekyll import alias_bomb
+
+    folder = tmp_path / "fall-2030"
+    bomb = write_post(folder, "2030-10-01-bomb.md", alias_bomb(6))
+    good = write_post(folder, "2030-10-04-alma-reyes.md")
+    result = run_import(runner, str(folder))
+    assert result.exit_code == 1
+    assert f"failed    {bomb} (front matter uses YAML aliases that expand too far" in result.stderr
+    assert f"imported  {good}" in result.stderr
+
+
+def test_a_file_larger_than_a_post_can_be_fails_unread(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    huge = write_post(tmp_path, "2030-10-01-huge.md", GOOD_POST + "Sheep. " * 200_000)
+    result = run_import(runner, str(huge))
+    assert result.exit_code == 1
+    assert f"failed    {huge} (the file is larger than 1024 KB" in result.stderr
+
+
+def test_a_nul_byte_never_reaches_the_database(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    post = write_post(tmp_path / "fall-2030", "2030-10-04-alma-reyes.md", GOOD_POST.replace("hard to", "hard\x00 to"))
+    result = run_import(runner, str(post))
+    assert result.exit_code == 1
+    assert "control character U+0000 on line" in result.stderr
+    with app.app_context():
+        assert talk_count() == 0
+
+
+def test_a_schedule_page_nested_a_thousand_deep_fails_alone(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    page = write_post(tmp_path, "schedule.md", DEEP_POST.replace("title: Deep", "title: Winter 2031"))
+    result = run_import(runner, "--schedule", str(page))
+    assert result.exit_code == 1
+    assert f"failed    {page} (front matter is nested more than" in result.stderr
+
+
+def test_a_post_that_breaks_the_parser_in_a_way_no_rule_foresaw_fails_alone(
+    runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services import jekyll
+
+    real_parse = jekyll.parse_post
+
+    def parse_or_break(text: str, **kwargs: Any) -> jekyll.PostInfo:
+        if "odd" in kwargs["source"]:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_parse(text, **kwargs)
+
+    monkeypatch.setattr(jekyll, "parse_post", parse_or_break)
+    folder = tmp_path / "fall-2030"
+    odd = write_post(folder, "2030-10-01-odd.md")
+    good = write_post(folder, "2030-10-04-alma-reyes.md")
+    result = run_import(runner, str(folder))
+    assert result.exit_code == 1
+    assert f"failed    {odd} (could not be read: an unexpected error" in result.stderr
+    assert f"imported  {good}" in result.stderr
