@@ -164,6 +164,7 @@ class Importer:
                 default_minutes=self.series.default_minutes,
                 site_url=self.settings.site_url,
                 resolve_link=self._resolve_link,
+                known_rooms=self._room_names(),
             )
         except jekyll.NotATalk as reason:
             return FileReport(source, "skipped", str(reason))
@@ -301,6 +302,10 @@ class Importer:
             room = Room(series=self.series, name=name, directions="")
             self.session.add(room)
         return room
+
+    def _room_names(self) -> list[str]:
+        """The series' rooms (the organizer's list and earlier imports), for reading Location lines."""
+        return list(self.session.scalars(select(Room.name).where(Room.series_id == self.series.id)))
 
     def _semester(self, slug: str, *, create: bool = True) -> Semester | None:
         semester = self.session.scalars(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePosixPath
@@ -132,7 +132,10 @@ def parse_post(
     default_minutes: int = 60,
     site_url: str | None = None,
     resolve_link: LinkResolver = lambda target: target,
+    known_rooms: Collection[str] = (),
 ) -> PostInfo:
+    """Read one talk post. `known_rooms` are the series' room names: a Location line that
+    mentions one names that room (see `_read_place`)."""
     source_key = source_key_of(source)
     _require_markdown(source_key)
     _require_plain_text(text)
@@ -156,7 +159,7 @@ def parse_post(
 
     speakers = _speakers(names, venue, content.intro)
     when = _read_when(content.logistics, file_date, front, semester, tz, default_minutes, warnings)
-    room, platform = _read_place(content.logistics.get("location"))
+    room, platform = _read_place(content.logistics.get("location"), known_rooms, warnings)
     parts = _parts(content, speakers, title, warnings)
     links = _publication_links(front, site_url)
     info = PostInfo(
@@ -1426,18 +1429,84 @@ _PLACE_NOISE_RE = re.compile(
     r"participants|meeting|tba|tbd|tbc|is|are)\b\s*)+$",
     re.I,
 )
-_ROOM_WORD_RE = re.compile(r"\d|\b(?:room|auditorium|amphi\w*|hall|salle|lab|agora|lounge|theatre|theater)\b", re.I)
+# Reading the room out of a Location line, strongest evidence first:
+#  1. a room the series already knows (earlier imports, the organizer's room list), named
+#     anywhere in the line: the longest such name wins;
+#  2. a room the line names outright: "room H04", "salle 2215", "Rm. B-118" (the number is
+#     the room: "Room A14" and "A14" are one room), "Auditorium 2", "Lecture Hall 3";
+#  3. a room code standing alone: "H04 or Zoom", "in B-118";
+#  4. a capitalised place after "in the"/"at the": "We will meet in the Agora as usual";
+#  5. a short phrase of its own (up to _MAX_ROOM_WORDS words: "Mila", "the Agora").
+# A longer phrase with none of these is not made a room: the talk gets no room and the
+# import report says what was read, so that an organizer sets the room. A room that an
+# attendee cannot walk to is worse than none.
+_MAX_ROOM_WORDS = 4
+_MAX_ROOM_CHARS = 120  # Room.name
+_ROOM_NUMBER = r"[A-Za-z]{0,3}-?\d[\w.-]*"
+_NAMED_ROOM_RE = re.compile(rf"\b(?:rooms?|rm\.?|salle|local)\s*(?:no\.?\s*|#\s*)?(?P<room>{_ROOM_NUMBER})", re.I)
+_KIND_ROOM_RE = re.compile(
+    r"(?P<room>(?i:\b(?:(?:lecture|seminar|conference|meeting|class)\s+)?"
+    r"(?:auditorium|amphith[eé][aâ]tre|amphi|hall|lab|laboratory|lounge|studio|theatre|theater|classroom))"
+    r"\s+(?:\d[\w.-]*|[A-Z](?:-?\d[\w.-]*)?)(?![\w-]))"
+)
+_ROOM_CODE_RE = re.compile(r"(?<![\w-])(?P<room>[A-Z]{1,3}-?\d{1,4}[A-Z]?)(?![\w-])")
+_THE_PLACE_RE = re.compile(r"(?i:\b(?:in|at)\s+the)\s+(?P<room>[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,3})")
+# "6650 Saint-Urbain", "1200 rue des Érables": a street address is where the building is.
+_ADDRESS_RE = re.compile(r"^\d+[A-Za-z]?\s+\D", re.I)
 
 
-def _read_place(location: str | None) -> tuple[str | None, str | None]:
-    """(room, online platform) from a Location line."""
+def _read_place(
+    location: str | None, known_rooms: Collection[str], warnings: list[str]
+) -> tuple[str | None, str | None]:
+    """(room, online platform) from a Location line; see the order of evidence above."""
     if not location or _is_tbd(location):
         return None, None
     platform = _platform(location)
-    without_urls = _URL_RE.sub(" ", location)
-    places = [p for p in (_place_segment(s) for s in _PLACE_SEPARATOR_RE.split(without_urls)) if p]
-    room = next((p for p in places if _ROOM_WORD_RE.search(p)), places[0] if places else None)
+    text = _squash_spaces(_URL_RE.sub(" ", location))
+    room = _known_room(text, known_rooms) or _room_named_in(text)
+    if room is not None:
+        return room, platform
+    segments = [p for p in (_place_segment(s) for s in _PLACE_SEPARATOR_RE.split(text)) if p]
+    words = sum(len(segment.split()) for segment in segments)
+    if words > _MAX_ROOM_WORDS:
+        warnings.append(
+            f"the location {location.strip()!r} names no room Lectern recognises; "
+            "the talk has no room: an organizer should set it"
+        )
+        return None, platform
+    room = next((seg for seg in segments if not _ADDRESS_RE.match(seg) and len(seg) <= _MAX_ROOM_CHARS), None)
     return room, platform
+
+
+def _known_room(text: str, known_rooms: Collection[str]) -> str | None:
+    """The longest room of the series that the line names, on word boundaries, in any case."""
+    folded = _fold(text)
+    best: tuple[int, str] | None = None
+    for name in known_rooms:
+        if _platform(name) is not None:  # a "room" called Zoom or Online is no place to walk to
+            continue
+        for variant in _room_variants(name):
+            if len(variant) < 2 or (best is not None and len(variant) <= best[0]):
+                continue
+            if re.search(rf"(?<!\w){re.escape(variant)}(?!\w)", folded):
+                best = (len(variant), name)
+    return best[1] if best else None
+
+
+def _room_variants(name: str) -> set[str]:
+    """'Room A14' -> {'room a14', 'a14'}: the forms a post may use for one room."""
+    folded = _fold(name)
+    bare = re.sub(r"^(?:room|salle|local|rm\.?)\s+(?=\S*\d)", "", folded)
+    return {folded, bare}
+
+
+def _room_named_in(text: str) -> str | None:
+    for pattern in (_NAMED_ROOM_RE, _KIND_ROOM_RE, _ROOM_CODE_RE, _THE_PLACE_RE):
+        for match in pattern.finditer(text):
+            room = match["room"].rstrip(".-")
+            if room and _platform(room) is None and not _PLACE_NOISE_RE.match(room):
+                return room[0].upper() + room[1:]
+    return None
 
 
 def _platform(text: str) -> str | None:
@@ -1451,7 +1520,7 @@ def _place_segment(segment: str) -> str | None:
     text = segment.strip(" .:'\"")
     if not text or _PLACE_NOISE_RE.match(text) or any(p.search(text) for p, _ in _PLATFORMS):
         return None
-    text = re.sub(r"^(?:in|at)\s+(?:the\s+)?", "", text, flags=re.I)
+    text = re.sub(r"^(?:(?:in|at)\s+)?(?:the\s+)?", "", text, flags=re.I)
     # "Room A14" and "A14" name the same room; keep the name, not the word.
     text = re.sub(r"^room\s+(?=\S*\d)", "", text, flags=re.I)
     return text.strip() or None

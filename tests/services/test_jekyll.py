@@ -391,13 +391,56 @@ def test_placeholder_post_without_logistics_is_still_a_talk():
         ("Location: Webex (link in the announcement)", None, "Webex"),
         ("Location: hybrid", None, "Online"),
         ("Location: Lecture Hall 5 / https://meet.google.com/abc-defg-hij", "Lecture Hall 5", "Google Meet"),
-        ("Where: the Agora", "the Agora", None),
+        ("Where: the Agora", "Agora", None),
         ("Location: TBA", None, None),
     ],
 )
 def test_location_phrasings(line, room, platform):
     info = parse(make_post(logistics(where=line)))
     assert (info.room, info.online_platform) == (room, platform)
+
+
+@pytest.mark.parametrize(
+    ("line", "room", "platform"),
+    [
+        ("Location: Lakeside Institute, 1200 rue des Érables, room K17 or via Zoom", "K17", "Zoom"),
+        ("Location: Online on Zoom, screencast in Auditorium 4", "Auditorium 4", "Zoom"),
+        ("Location: We will meet in the Atrium as usual", "Atrium", None),
+        ("Location: salle 2215, pavillon Lionel-Groulx, et sur Teams", "2215", "Microsoft Teams"),
+        ("Location: Hybrid: Seminar Room C-210 and Google Meet", "C-210", "Google Meet"),
+        ("Location: Streamed on YouTube; watch party in lecture hall 3", "Lecture hall 3", "YouTube"),
+        ("Location: Rm. B-118 (second floor) / Webex", "B-118", "Webex"),
+        ("Location: Join us in the Reading Lounge, third floor, or online", "Reading Lounge", "Online"),
+        ("Location: Amphithéâtre 1 du pavillon principal, en ligne sur Zoom", "Amphithéâtre 1", "Zoom"),
+        ("Location: upstairs, in K17, https://zoom.us/j/123", "K17", "Zoom"),
+        ("Location: Lakeside Institute, 1200 rue des Érables", None, None),
+    ],
+)
+def test_rooms_in_phrasings_the_corpus_does_not_show(line, room, platform):
+    info = parse(make_post(logistics(where=line)))
+    assert (info.room, info.online_platform) == (room, platform)
+
+
+def test_a_known_room_named_in_passing_wins_and_the_longest_name_first():
+    rooms = ["Studio", "Studio B", "Room Q5", "Online"]
+    where = {
+        "Location: after lunch, upstairs in studio b, bring a mug": "Studio B",
+        "Location: the little studio at the end of the corridor": "Studio",
+        "Location: Q5 or via Zoom (See email)": "Room Q5",
+        "Location: online only": None,
+    }
+    for line, room in where.items():
+        info = parse(make_post(logistics(where=line)), known_rooms=rooms)
+        assert (line, info.room, info.warnings) == (line, room, [])
+
+
+def test_a_long_location_naming_no_room_gives_no_room_and_a_warning():
+    info = parse(make_post(logistics(where="Location: the usual place near the big window upstairs")))
+    assert info.room is None
+    assert info.warnings == [
+        "the location 'the usual place near the big window upstairs' names no room Lectern recognises; "
+        "the talk has no room: an organizer should set it"
+    ]
 
 
 # ---------------------------------------------------------------------------------------
