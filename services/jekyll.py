@@ -1504,7 +1504,8 @@ def _room_named_in(text: str) -> str | None:
     for pattern in (_NAMED_ROOM_RE, _KIND_ROOM_RE, _ROOM_CODE_RE, _THE_PLACE_RE):
         for match in pattern.finditer(text):
             room = match["room"].rstrip(".-")
-            if room and _platform(room) is None and not _PLACE_NOISE_RE.match(room):
+            usable = room and len(room) <= _MAX_ROOM_CHARS and _platform(room) is None
+            if usable and not _PLACE_NOISE_RE.match(room):
                 return room[0].upper() + room[1:]
     return None
 

@@ -414,6 +414,7 @@ def test_location_phrasings(line, room, platform):
         ("Location: Amphithéâtre 1 du pavillon principal, en ligne sur Zoom", "Amphithéâtre 1", "Zoom"),
         ("Location: upstairs, in K17, https://zoom.us/j/123", "K17", "Zoom"),
         ("Location: Lakeside Institute, 1200 rue des Érables", None, None),
+        ("Location: room 1" + "x" * 200 + " or Zoom", None, "Zoom"),  # longer than any room name
     ],
 )
 def test_rooms_in_phrasings_the_corpus_does_not_show(line, room, platform):
