@@ -7,6 +7,7 @@ without touching the others, and no talk is ever left half-written.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,8 @@ from models import (
 )
 from services import audit, jekyll, signups
 from services.talk_editing import attendee_change, attendee_facts, slugify
+
+log = logging.getLogger(__name__)
 
 # Folders of a Jekyll site that hold no talk posts; named in the report when skipped.
 SKIPPED_FOLDERS = {
@@ -138,12 +141,16 @@ class Importer:
 
     def import_post_file(self, path: Path) -> FileReport:
         try:
-            raw = path.read_bytes()
+            raw = read_bounded(path)
         except OSError as error:
             return FileReport(str(path), "failed", f"cannot read the file: {error.strerror or error}")
+        except FileTooLarge as error:
+            return FileReport(str(path), "failed", str(error))
         return self.import_post_text(raw, str(path))
 
     def import_post_text(self, raw: bytes, source: str) -> FileReport:
+        if len(raw) > jekyll.MAX_POST_BYTES:
+            return FileReport(source, "failed", jekyll.file_too_large(len(raw)))
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -158,11 +165,15 @@ class Importer:
                 default_minutes=self.series.default_minutes,
                 site_url=self.settings.site_url,
                 resolve_link=self._resolve_link,
+                known_rooms=self._room_names(),
             )
         except jekyll.NotATalk as reason:
             return FileReport(source, "skipped", str(reason))
         except jekyll.PostError as reason:
             return FileReport(source, "failed", str(reason))
+        except Exception:  # a file no rule foresaw fails alone; it never stops the import
+            log.exception("reading %s failed", source)
+            return FileReport(source, "failed", UNEXPECTED)
         digest = hashlib.sha256(raw).hexdigest()
         try:
             # No autoflush: a half-filled talk must never reach the database mid-way.
@@ -293,6 +304,10 @@ class Importer:
             self.session.add(room)
         return room
 
+    def _room_names(self) -> list[str]:
+        """The series' rooms (the organizer's list and earlier imports), for reading Location lines."""
+        return list(self.session.scalars(select(Room.name).where(Room.series_id == self.series.id)))
+
     def _semester(self, slug: str, *, create: bool = True) -> Semester | None:
         semester = self.session.scalars(
             select(Semester).where(Semester.series_id == self.series.id, Semester.slug == slug)
@@ -334,9 +349,12 @@ class Importer:
         reports = []
         for path, _skipped in collect_files(paths):
             try:
-                text = path.read_text(encoding="utf-8-sig")
+                text = read_bounded(path).decode("utf-8-sig")
             except (OSError, UnicodeDecodeError) as error:
                 reports.append(FileReport(str(path), "failed", f"cannot read the file: {error}"))
+                continue
+            except FileTooLarge as error:
+                reports.append(FileReport(str(path), "failed", str(error)))
                 continue
             try:
                 schedule = jekyll.parse_schedule(text, source=str(path))
@@ -345,6 +363,10 @@ class Importer:
                 continue
             except jekyll.PostError as reason:
                 reports.append(FileReport(str(path), "failed", str(reason)))
+                continue
+            except Exception:  # a page no rule foresaw fails alone; it never stops the import
+                log.exception("reading %s failed", path)
+                reports.append(FileReport(str(path), "failed", UNEXPECTED))
                 continue
             try:
                 with self.session.begin_nested():
@@ -423,6 +445,22 @@ class Importer:
             f"the schedule gives {' and '.join(said)} for {talk.slug}, "
             f"but its post says {local:%Y-%m-%d %H:%M}; keeping the post's"
         ]
+
+
+UNEXPECTED = "could not be read: an unexpected error (the server log has the details)"
+
+
+class FileTooLarge(Exception):
+    """A file larger than any post or schedule page; str() says so in one line."""
+
+
+def read_bounded(path: Path) -> bytes:
+    """The file's bytes, read only up to the bound: a huge file is refused without loading it."""
+    with path.open("rb") as file:
+        raw = file.read(jekyll.MAX_POST_BYTES + 1)
+    if len(raw) > jekyll.MAX_POST_BYTES:
+        raise FileTooLarge(jekyll.file_too_large(path.stat().st_size))
+    return raw
 
 
 def normalise_name(name: str) -> str:

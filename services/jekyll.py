@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePosixPath
@@ -30,6 +30,25 @@ class NotATalk(Exception):
 
 class PostError(Exception):
     """The file looks like a talk post but cannot be read. str() says why, in one line."""
+
+
+# Bounds on what one file may ask of Lectern. A real post's front matter is a dozen short
+# lines (a few hundred bytes, two levels deep, no aliases) and the whole post a few KB; these
+# leave wide headroom while a hostile file is refused before it costs seconds or memory.
+MAX_POST_BYTES = 1024 * 1024  # the whole file; uploads are also held to MAX_CONTENT_LENGTH
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+MAX_YAML_DEPTH = 32  # nested lists and maps, aliases counted as the value they repeat
+MAX_YAML_NODES = 10_000  # every value, each alias counted as the whole value it repeats
+# What one talk may hold. A talk has a handful of speakers; the lengths follow the columns
+# they are stored in (models.py), so nothing is cut or refused by the database later.
+MAX_SPEAKERS = 30
+MAX_PARTS = 30
+MAX_SECTIONS = 100
+MAX_TITLE_CHARS = 500
+MAX_NAME_CHARS = 200
+MAX_AFFILIATION_CHARS = 300
+MAX_HEADING_CHARS = 300
+MAX_URL_CHARS = 2000
 
 
 @dataclass
@@ -113,9 +132,13 @@ def parse_post(
     default_minutes: int = 60,
     site_url: str | None = None,
     resolve_link: LinkResolver = lambda target: target,
+    known_rooms: Collection[str] = (),
 ) -> PostInfo:
+    """Read one talk post. `known_rooms` are the series' room names: a Location line that
+    mentions one names that room (see `_read_place`)."""
     source_key = source_key_of(source)
     _require_markdown(source_key)
+    _require_plain_text(text)
     front, body = _split_front_matter(text)
     _require_talk_post(front, source)
     title = _text_value(front.get("title"))
@@ -136,10 +159,10 @@ def parse_post(
 
     speakers = _speakers(names, venue, content.intro)
     when = _read_when(content.logistics, file_date, front, semester, tz, default_minutes, warnings)
-    room, platform = _read_place(content.logistics.get("location"))
+    room, platform = _read_place(content.logistics.get("location"), known_rooms, warnings)
     parts = _parts(content, speakers, title, warnings)
     links = _publication_links(front, site_url)
-    return PostInfo(
+    info = PostInfo(
         source=source,
         source_key=source_key,
         file_date=file_date,
@@ -162,9 +185,12 @@ def parse_post(
         images=_image_urls(body),
         warnings=warnings,
     )
+    _require_a_talks_proportions(info)
+    return info
 
 
 def parse_schedule(text: str, *, source: str) -> ScheduleInfo:
+    _require_plain_text(text)
     front, body = _split_optional_front_matter(text)
     table = _find_table(body)
     if table is None:
@@ -227,15 +253,129 @@ def _split_optional_front_matter(text: str) -> tuple[dict[str, Any] | None, str]
     match = _FRONT_MATTER_RE.match(text)
     if match is None:
         return None, text
-    try:
-        data = yaml.safe_load(match[1])
-    except yaml.YAMLError as error:
-        raise PostError(f"front matter is not valid YAML: {_yaml_problem(error)}") from None
+    data = load_front_matter(match[1])
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise PostError("front matter is not a set of key: value lines")
     return data, text[match.end() :]
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a document too deep or too large once its aliases
+    are expanded, while composing it, so a hostile document is never built or recursed into.
+
+    Composition is where PyYAML recurses (one Python frame or more per level) and where an
+    alias bomb is still a few hundred nodes; each finished node remembers how many nodes and
+    levels it stands for, so an alias costs what the value it repeats would cost.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open: list[int] = []  # for each node being composed: the tallest child so far
+        self._expanded = 0  # nodes composed so far, each alias counted as its whole value
+        self._extent: dict[yaml.Node, tuple[int, int]] = {}  # finished node -> (nodes, levels)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if node not in self._extent:
+                raise PostError("front matter uses a YAML alias inside the value it names")
+            nodes, levels = self._extent[node]
+            self._count(nodes)
+            self._finish(levels)
+            return node
+        if len(self._open) >= MAX_YAML_DEPTH:
+            raise _too_deep()
+        self._open.append(0)
+        before = self._expanded
+        node = super().compose_node(parent, index)
+        self._count(1)
+        levels = self._open.pop() + 1
+        self._extent[node] = (self._expanded - before, levels)
+        self._finish(levels)
+        return node
+
+    def _count(self, nodes: int) -> None:
+        self._expanded += nodes
+        if self._expanded > MAX_YAML_NODES:
+            raise PostError(f"front matter uses YAML aliases that expand too far (more than {MAX_YAML_NODES:,} values)")
+
+    def _finish(self, levels: int) -> None:
+        if len(self._open) + levels > MAX_YAML_DEPTH:
+            raise _too_deep()
+        if self._open:
+            self._open[-1] = max(self._open[-1], levels)
+
+
+def _too_deep() -> PostError:
+    return PostError(f"front matter is nested more than {MAX_YAML_DEPTH} levels deep")
+
+
+def load_front_matter(text: str) -> Any:
+    """The YAML between the `---` lines, within the bounds above; PostError says what is wrong."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_FRONT_MATTER_BYTES:
+        raise PostError(
+            f"front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} KB ({size // 1024} KB); "
+            "a post's front matter is a few lines"
+        )
+    try:
+        return yaml.load(text, Loader=BoundedLoader)  # a SafeLoader subclass: no Python objects
+    except yaml.YAMLError as error:
+        raise PostError(f"front matter is not valid YAML: {_yaml_problem(error)}") from None
+    except (ValueError, OverflowError) as error:
+        # YAML that Python cannot build: "date: 2025-13-45", an integer of 5,000 digits, ...
+        problem = _squash_spaces(str(error))[:120]
+        raise PostError(f"front matter has a value that cannot be read ({problem})") from None
+
+
+# C0 control characters other than tab, line feed and carriage return. PostgreSQL refuses NUL
+# in text, and none of them belong in a post; the file is refused rather than silently changed.
+_CONTROL_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _require_plain_text(text: str) -> None:
+    size = len(text.encode("utf-8"))
+    if size > MAX_POST_BYTES:
+        raise PostError(file_too_large(size))
+    found = _CONTROL_CHAR_RE.search(text)
+    if found is not None:
+        line = _normalise_newlines(text[: found.start()]).count("\n") + 1
+        raise PostError(
+            f"the file contains the control character U+{ord(found[0]):04X} on line {line}; "
+            "nothing was imported: remove it and import the file again"
+        )
+
+
+def file_too_large(size: int) -> str:
+    return f"the file is larger than {MAX_POST_BYTES // 1024} KB ({size // 1024} KB); a talk post is a few KB"
+
+
+def _require_a_talks_proportions(info: PostInfo) -> None:
+    """Refuse a post that reads but holds more than any talk does (thousands of speakers, ...)."""
+    everyone = info.speakers + [s for part in info.parts for s in part.speakers]
+    count = max(len(info.speakers), max((len(p.speakers) for p in info.parts), default=0))
+    if count > MAX_SPEAKERS:
+        raise PostError(f"the post names {count} speakers; a talk has at most {MAX_SPEAKERS}")
+    if len(info.parts) > MAX_PARTS:
+        raise PostError(f"the post has {len(info.parts)} presentations; a talk has at most {MAX_PARTS}")
+    if len(info.sections) > MAX_SECTIONS:
+        raise PostError(f"the post has {len(info.sections)} sections; a talk page has at most {MAX_SECTIONS}")
+    too_long = [
+        ("the title", [info.title] + [p.title or "" for p in info.parts], MAX_TITLE_CHARS),
+        ("a speaker's name", [s.name for s in everyone], MAX_NAME_CHARS),
+        ("the venue", [info.affiliation or ""] + [s.affiliation or "" for s in everyone], MAX_AFFILIATION_CHARS),
+        ("a section heading", [section.heading for section in info.sections], MAX_HEADING_CHARS),
+        (
+            "a link",
+            [info.recording_url or "", info.slides_url or "", info.paper_url or ""] + [s.url or "" for s in everyone],
+            MAX_URL_CHARS,
+        ),
+    ]
+    for what, values, limit in too_long:
+        if any(len(value) > limit for value in values):
+            raise PostError(f"{what} is longer than {limit} characters")
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
@@ -1289,18 +1429,85 @@ _PLACE_NOISE_RE = re.compile(
     r"participants|meeting|tba|tbd|tbc|is|are)\b\s*)+$",
     re.I,
 )
-_ROOM_WORD_RE = re.compile(r"\d|\b(?:room|auditorium|amphi\w*|hall|salle|lab|agora|lounge|theatre|theater)\b", re.I)
+# Reading the room out of a Location line, strongest evidence first:
+#  1. a room the series already knows (earlier imports, the organizer's room list), named
+#     anywhere in the line: the longest such name wins;
+#  2. a room the line names outright: "room H04", "salle 2215", "Rm. B-118" (the number is
+#     the room: "Room A14" and "A14" are one room), "Auditorium 2", "Lecture Hall 3";
+#  3. a room code standing alone: "H04 or Zoom", "in B-118";
+#  4. a capitalised place after "in the"/"at the": "We will meet in the Agora as usual";
+#  5. a short phrase of its own (up to _MAX_ROOM_WORDS words: "Mila", "the Agora").
+# A longer phrase with none of these is not made a room: the talk gets no room and the
+# import report says what was read, so that an organizer sets the room. A room that an
+# attendee cannot walk to is worse than none.
+_MAX_ROOM_WORDS = 4
+_MAX_ROOM_CHARS = 120  # Room.name
+_ROOM_NUMBER = r"[A-Za-z]{0,3}-?\d[\w.-]*"
+_NAMED_ROOM_RE = re.compile(rf"\b(?:rooms?|rm\.?|salle|local)\s*(?:no\.?\s*|#\s*)?(?P<room>{_ROOM_NUMBER})", re.I)
+_KIND_ROOM_RE = re.compile(
+    r"(?P<room>(?i:\b(?:(?:lecture|seminar|conference|meeting|class)\s+)?"
+    r"(?:auditorium|amphith[eé][aâ]tre|amphi|hall|lab|laboratory|lounge|studio|theatre|theater|classroom))"
+    r"\s+(?:\d[\w.-]*|[A-Z](?:-?\d[\w.-]*)?)(?![\w-]))"
+)
+_ROOM_CODE_RE = re.compile(r"(?<![\w-])(?P<room>[A-Z]{1,3}-?\d{1,4}[A-Z]?)(?![\w-])")
+_THE_PLACE_RE = re.compile(r"(?i:\b(?:in|at)\s+the)\s+(?P<room>[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,3})")
+# "6650 Saint-Urbain", "1200 rue des Érables": a street address is where the building is.
+_ADDRESS_RE = re.compile(r"^\d+[A-Za-z]?\s+\D", re.I)
 
 
-def _read_place(location: str | None) -> tuple[str | None, str | None]:
-    """(room, online platform) from a Location line."""
+def _read_place(
+    location: str | None, known_rooms: Collection[str], warnings: list[str]
+) -> tuple[str | None, str | None]:
+    """(room, online platform) from a Location line; see the order of evidence above."""
     if not location or _is_tbd(location):
         return None, None
     platform = _platform(location)
-    without_urls = _URL_RE.sub(" ", location)
-    places = [p for p in (_place_segment(s) for s in _PLACE_SEPARATOR_RE.split(without_urls)) if p]
-    room = next((p for p in places if _ROOM_WORD_RE.search(p)), places[0] if places else None)
+    text = _squash_spaces(_URL_RE.sub(" ", location))
+    room = _known_room(text, known_rooms) or _room_named_in(text)
+    if room is not None:
+        return room, platform
+    segments = [p for p in (_place_segment(s) for s in _PLACE_SEPARATOR_RE.split(text)) if p]
+    words = sum(len(segment.split()) for segment in segments)
+    if words > _MAX_ROOM_WORDS:
+        warnings.append(
+            f"the location {location.strip()!r} names no room Lectern recognises; "
+            "the talk has no room: an organizer should set it"
+        )
+        return None, platform
+    room = next((seg for seg in segments if not _ADDRESS_RE.match(seg) and len(seg) <= _MAX_ROOM_CHARS), None)
     return room, platform
+
+
+def _known_room(text: str, known_rooms: Collection[str]) -> str | None:
+    """The longest room of the series that the line names, on word boundaries, in any case."""
+    folded = _fold(text)
+    best: tuple[int, str] | None = None
+    for name in known_rooms:
+        if _platform(name) is not None:  # a "room" called Zoom or Online is no place to walk to
+            continue
+        for variant in _room_variants(name):
+            if len(variant) < 2 or (best is not None and len(variant) <= best[0]):
+                continue
+            if re.search(rf"(?<!\w){re.escape(variant)}(?!\w)", folded):
+                best = (len(variant), name)
+    return best[1] if best else None
+
+
+def _room_variants(name: str) -> set[str]:
+    """'Room A14' -> {'room a14', 'a14'}: the forms a post may use for one room."""
+    folded = _fold(name)
+    bare = re.sub(r"^(?:room|salle|local|rm\.?)\s+(?=\S*\d)", "", folded)
+    return {folded, bare}
+
+
+def _room_named_in(text: str) -> str | None:
+    for pattern in (_NAMED_ROOM_RE, _KIND_ROOM_RE, _ROOM_CODE_RE, _THE_PLACE_RE):
+        for match in pattern.finditer(text):
+            room = match["room"].rstrip(".-")
+            usable = room and len(room) <= _MAX_ROOM_CHARS and _platform(room) is None
+            if usable and not _PLACE_NOISE_RE.match(room):
+                return room[0].upper() + room[1:]
+    return None
 
 
 def _platform(text: str) -> str | None:
@@ -1314,7 +1521,7 @@ def _place_segment(segment: str) -> str | None:
     text = segment.strip(" .:'\"")
     if not text or _PLACE_NOISE_RE.match(text) or any(p.search(text) for p, _ in _PLATFORMS):
         return None
-    text = re.sub(r"^(?:in|at)\s+(?:the\s+)?", "", text, flags=re.I)
+    text = re.sub(r"^(?:(?:in|at)\s+)?(?:the\s+)?", "", text, flags=re.I)
     # "Room A14" and "A14" name the same room; keep the name, not the word.
     text = re.sub(r"^room\s+(?=\S*\d)", "", text, flags=re.I)
     return text.strip() or None

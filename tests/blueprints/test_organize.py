@@ -178,6 +178,18 @@ def test_upload_a_post_to_import_it(seeded: Flask, ada: FlaskClient) -> None:
     assert "failed" in response.get_data(as_text=True)
 
 
+def test_upload_of_a_post_nested_a_thousand_deep_shows_why_it_failed(seeded: Flask, ada: FlaskClient) -> None:
+    deep = b"---\ntitle: Deep\nnames: " + b"{a: " * 1000 + b"b" + b"}" * 1000 + b"\n---\n\nText.\n"
+    response = ada.post(
+        "/organize/import", data={"post": (io.BytesIO(deep), "2030-01-01-deep.md")}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "2030-01-01-deep.md: failed" in page
+    assert "front matter is nested more than" in page
+    assert ada.get("/organize/import").status_code == 200, "the organizer can go on importing"
+
+
 def test_changing_the_time_zone_keeps_talks_at_their_instants(seeded: Flask, ada: FlaskClient) -> None:
     with seeded.app_context():
         before = one_talk("what-quiet-benchmarks-hide").starts_at

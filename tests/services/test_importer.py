@@ -13,7 +13,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from extensions import db
-from models import EntryKind, ScheduleEntry, Semester, Talk
+from models import EntryKind, Room, ScheduleEntry, Semester, Talk
 from tests.conftest import CORPUS, skip_or_fail
 from tests.services.corpus_expected import EXPECTED, HISTORY, RENAMED_TO, SCHEDULE_EXPECTED, SKIPPED
 
@@ -353,3 +353,161 @@ def test_a_reimported_post_that_moved_tells_the_people_signed_up(
     run_import(runner, str(post))
     with app.app_context():
         assert db.session.scalars(select(Talk)).one().status == TalkStatus.CANCELLED, "the cancellation stays"
+
+
+# Hostile posts ----------------------------------------------------------------------------
+
+DEEP_POST = "---\ntitle: Deep\nnames: " + "{a: " * 1000 + "b" + "}" * 1000 + "\n---\n\nText.\n"
+
+
+def test_a_post_nested_a_thousand_deep_fails_alone_and_the_next_file_imports(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "fall-2030"
+    deep = write_post(folder, "2030-10-01-deep.md", DEEP_POST)
+    good = write_post(folder, "2030-10-04-alma-reyes.md")
+    result = run_import(runner, str(folder))
+    assert result.exit_code == 1
+    assert f"failed    {deep} (front matter is nested more than" in result.stderr
+    assert f"imported  {good}" in result.stderr
+    with app.app_context():
+        assert [t.source_key for t in db.session.scalars(select(Talk))] == ["2030-10-04-alma-reyes.md"]
+
+
+def test_an_alias_bomb_fails_and_the_next_file_imports(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    from tests.services.test_jekyll import alias_bomb
+
+    folder = tmp_path / "fall-2030"
+    bomb = write_post(folder, "2030-10-01-bomb.md", alias_bomb(6))
+    good = write_post(folder, "2030-10-04-alma-reyes.md")
+    result = run_import(runner, str(folder))
+    assert result.exit_code == 1
+    assert f"failed    {bomb} (front matter uses YAML aliases that expand too far" in result.stderr
+    assert f"imported  {good}" in result.stderr
+
+
+def test_a_file_larger_than_a_post_can_be_fails_unread(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    huge = write_post(tmp_path, "2030-10-01-huge.md", GOOD_POST + "Sheep. " * 200_000)
+    result = run_import(runner, str(huge))
+    assert result.exit_code == 1
+    assert f"failed    {huge} (the file is larger than 1024 KB" in result.stderr
+
+
+def test_a_nul_byte_never_reaches_the_database(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    post = write_post(tmp_path / "fall-2030", "2030-10-04-alma-reyes.md", GOOD_POST.replace("hard to", "hard\x00 to"))
+    result = run_import(runner, str(post))
+    assert result.exit_code == 1
+    assert "control character U+0000 on line" in result.stderr
+    with app.app_context():
+        assert talk_count() == 0
+
+
+def test_a_schedule_page_nested_a_thousand_deep_fails_alone(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    page = write_post(tmp_path, "schedule.md", DEEP_POST.replace("title: Deep", "title: Winter 2031"))
+    result = run_import(runner, "--schedule", str(page))
+    assert result.exit_code == 1
+    assert f"failed    {page} (front matter is nested more than" in result.stderr
+
+
+def test_a_post_that_breaks_the_parser_in_a_way_no_rule_foresaw_fails_alone(
+    runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services import jekyll
+
+    real_parse = jekyll.parse_post
+
+    def parse_or_break(text: str, **kwargs: Any) -> jekyll.PostInfo:
+        if "odd" in kwargs["source"]:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_parse(text, **kwargs)
+
+    monkeypatch.setattr(jekyll, "parse_post", parse_or_break)
+    folder = tmp_path / "fall-2030"
+    odd = write_post(folder, "2030-10-01-odd.md")
+    good = write_post(folder, "2030-10-04-alma-reyes.md")
+    result = run_import(runner, str(folder))
+    assert result.exit_code == 1
+    assert f"failed    {odd} (could not be read: an unexpected error" in result.stderr
+    assert f"imported  {good}" in result.stderr
+
+
+# Rooms in location phrases the corpus does not show ------------------------------------------
+
+LATER_SEMESTER = Path(__file__).parent / "fixtures" / "winter-2031"
+# file -> (room, online platform); each post phrases its Location its own way.
+LATER_PLACES = {
+    "2031-01-10-odile-brassard.md": ("K17", "Zoom"),  # building, street address, then the room
+    "2031-01-17-tavita-moana.md": ("Auditorium 4", "Zoom"),  # online, screencast in a room
+    "2031-01-24-group-discussion.md": ("Atrium", None),  # a room named in passing
+    "2031-01-31-rene-aubertin.md": ("2215", "Microsoft Teams"),  # "salle 2215", in French
+    "2031-02-07-ingrid-solberg.md": ("C-210", "Google Meet"),  # "Hybrid: Seminar Room C-210 and ..."
+    "2031-02-14-kwame-asante.md": ("Lecture Hall 3", "YouTube"),  # streamed, watch party in a hall
+    "2031-02-21-lucia-ferraro.md": ("B-118", "Webex"),  # "Rm. B-118 (second floor)"
+    "2031-02-28-yusuf-demir.md": ("Reading Lounge", "Online"),  # "Join us in the Reading Lounge, ..."
+    "2031-03-07-margaux-lefevre.md": ("Amphithéâtre 1", "Zoom"),  # "Amphithéâtre 1 du pavillon ..."
+    "2031-03-14-hana-kobayashi.md": (None, None),  # a long phrase naming no room: warned about
+}
+
+
+def test_each_location_phrasing_gives_the_room_and_keeps_the_platform_apart(runner: FlaskCliRunner) -> None:
+    talks, result = dry_run(runner, LATER_SEMESTER)
+    assert result.exit_code == 0, result.stderr
+    got = {Path(item["source"]).name: (item["room"], item["online_platform"]) for item in talks}
+    assert got == LATER_PLACES
+
+
+def test_a_long_location_naming_no_room_is_warned_about_and_sets_no_room(app: Flask, runner: FlaskCliRunner) -> None:
+    post = LATER_SEMESTER / "2031-03-14-hana-kobayashi.md"
+    (item,), result = dry_run(runner, post)
+    (warning,) = item["warnings"]
+    assert "'the usual place near the big window upstairs'" in warning
+    assert "no room" in warning and "organizer should set it" in warning
+    assert f"warning: {warning}" in result.stderr
+    assert run_import(runner, str(post)).exit_code == 0
+    with app.app_context():
+        assert db.session.scalars(select(Talk)).one().room is None
+        assert db.session.scalar(select(func.count(Room.id))) == 0, "the phrase never becomes a room"
+
+
+def add_rooms(app: Flask, *names: str) -> None:
+    from services import talks
+
+    with app.app_context():
+        series = talks.configured_series(db.session, app.config)
+        db.session.add_all(Room(series=series, name=name, directions="") for name in names)
+        db.session.commit()
+
+
+def test_a_room_the_series_knows_is_found_anywhere_in_the_line_longest_first(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    add_rooms(app, "Room K17", "Studio", "Studio B", "Window Seat", "Zoom")
+    folder = tmp_path / "fall-2030"
+    lines = {
+        "2030-10-04-a.md": "Lakeside Institute, 1200 rue des Érables, k17 or via Zoom",  # "Room K17" = "K17"
+        "2030-10-04-b.md": "Upstairs in studio b, with coffee, and on Zoom",  # "Studio B" over "Studio"
+        "2030-10-04-c.md": "the usual place near the big window seat upstairs",  # a known room in passing
+        "2030-10-04-d.md": "Online on Zoom only",  # a room called Zoom is no place to walk to
+    }
+    for name, where in lines.items():
+        write_post(folder, name, GOOD_POST.replace("Location: Room 101 or via Zoom (See email)", f"Location: {where}"))
+    talks, result = dry_run(runner, folder)
+    assert result.exit_code == 0, result.stderr
+    got = {Path(item["source"]).name: (item["room"], item["online_platform"], item["warnings"]) for item in talks}
+    assert got == {
+        "2030-10-04-a.md": ("Room K17", "Zoom", []),
+        "2030-10-04-b.md": ("Studio B", "Zoom", []),
+        "2030-10-04-c.md": ("Window Seat", None, []),
+        "2030-10-04-d.md": (None, "Zoom", []),
+    }
+
+
+def test_a_room_read_from_one_post_is_known_to_the_next(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "fall-2030"
+    first = "Location: Hybrid: Seminar Room C-210 and Google Meet"
+    later = "Location: As last time, upstairs at c-210 beside the kitchen"
+    write_post(folder, "2030-10-04-a.md", GOOD_POST.replace("Location: Room 101 or via Zoom (See email)", first))
+    write_post(folder, "2030-10-04-b.md", GOOD_POST.replace("Location: Room 101 or via Zoom (See email)", later))
+    assert run_import(runner, str(folder)).exit_code == 0
+    with app.app_context():
+        assert [t.room.name for t in db.session.scalars(select(Talk).order_by(Talk.starts_at))] == ["C-210", "C-210"]

@@ -391,13 +391,57 @@ def test_placeholder_post_without_logistics_is_still_a_talk():
         ("Location: Webex (link in the announcement)", None, "Webex"),
         ("Location: hybrid", None, "Online"),
         ("Location: Lecture Hall 5 / https://meet.google.com/abc-defg-hij", "Lecture Hall 5", "Google Meet"),
-        ("Where: the Agora", "the Agora", None),
+        ("Where: the Agora", "Agora", None),
         ("Location: TBA", None, None),
     ],
 )
 def test_location_phrasings(line, room, platform):
     info = parse(make_post(logistics(where=line)))
     assert (info.room, info.online_platform) == (room, platform)
+
+
+@pytest.mark.parametrize(
+    ("line", "room", "platform"),
+    [
+        ("Location: Lakeside Institute, 1200 rue des Érables, room K17 or via Zoom", "K17", "Zoom"),
+        ("Location: Online on Zoom, screencast in Auditorium 4", "Auditorium 4", "Zoom"),
+        ("Location: We will meet in the Atrium as usual", "Atrium", None),
+        ("Location: salle 2215, pavillon Lionel-Groulx, et sur Teams", "2215", "Microsoft Teams"),
+        ("Location: Hybrid: Seminar Room C-210 and Google Meet", "C-210", "Google Meet"),
+        ("Location: Streamed on YouTube; watch party in lecture hall 3", "Lecture hall 3", "YouTube"),
+        ("Location: Rm. B-118 (second floor) / Webex", "B-118", "Webex"),
+        ("Location: Join us in the Reading Lounge, third floor, or online", "Reading Lounge", "Online"),
+        ("Location: Amphithéâtre 1 du pavillon principal, en ligne sur Zoom", "Amphithéâtre 1", "Zoom"),
+        ("Location: upstairs, in K17, https://zoom.us/j/123", "K17", "Zoom"),
+        ("Location: Lakeside Institute, 1200 rue des Érables", None, None),
+        ("Location: room 1" + "x" * 200 + " or Zoom", None, "Zoom"),  # longer than any room name
+    ],
+)
+def test_rooms_in_phrasings_the_corpus_does_not_show(line, room, platform):
+    info = parse(make_post(logistics(where=line)))
+    assert (info.room, info.online_platform) == (room, platform)
+
+
+def test_a_known_room_named_in_passing_wins_and_the_longest_name_first():
+    rooms = ["Studio", "Studio B", "Room Q5", "Online"]
+    where = {
+        "Location: after lunch, upstairs in studio b, bring a mug": "Studio B",
+        "Location: the little studio at the end of the corridor": "Studio",
+        "Location: Q5 or via Zoom (See email)": "Room Q5",
+        "Location: online only": None,
+    }
+    for line, room in where.items():
+        info = parse(make_post(logistics(where=line)), known_rooms=rooms)
+        assert (line, info.room, info.warnings) == (line, room, [])
+
+
+def test_a_long_location_naming_no_room_gives_no_room_and_a_warning():
+    info = parse(make_post(logistics(where="Location: the usual place near the big window upstairs")))
+    assert info.room is None
+    assert info.warnings == [
+        "the location 'the usual place near the big window upstairs' names no room Lectern recognises; "
+        "the talk has no room: an organizer should set it"
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -883,3 +927,123 @@ def test_corpus_spot_check_history_placeholder():
 )
 def test_source_key_of(source, key):
     assert source_key_of(source) == key
+
+
+# ---------------------------------------------------------------------------------------
+# Hostile posts: every one is refused with a reason, before it costs time or memory
+
+
+def alias_bomb(levels: int, width: int = 9) -> str:
+    """Front matter whose last anchor expands to width**levels names, in a few hundred bytes."""
+    lines = ["---", 'title: "Many Sheep"', "categories: [Reading-Group, Winter-2025]"]
+    previous = None
+    for level in range(levels):
+        name = f"l{level}"
+        items = ", ".join([f"*{previous}" if previous else "Sheep"] * width)
+        lines.append(f"{name}: &{name} [{items}]")
+        previous = name
+    lines += [f"names: *{previous}", "---", "", logistics()]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("levels", [5, 6])
+def test_an_alias_bomb_is_refused_before_it_expands(levels):
+    text = alias_bomb(levels)
+    assert len(text.encode()) < 1024
+    with pytest.raises(PostError, match="front matter uses YAML aliases that expand too far"):
+        parse(text)
+
+
+def test_aliases_a_real_post_might_use_still_work():
+    text = make_post(extra_front="room: &where B12\nalso: *where\nnames2: &n [Ana Sandoval]\nnames3: *n")
+    assert parse(text).title == "Counting Sheep with Transformers"
+
+
+def test_an_alias_to_the_value_that_holds_it_is_refused():
+    text = make_post(extra_front="loop: &loop [a, *loop]")
+    with pytest.raises(PostError, match="alias"):
+        parse(text)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "deep: " + "{a: " * 1000 + "1" + "}" * 1000,
+        "deep: " + "[" * 1000 + "]" * 1000,
+        # Indented block maps a thousand deep would pass the size bound first: a hundred will do.
+        "deep:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(100)) + " " * 101 + "end",
+    ],
+    ids=["flow-maps", "flow-lists", "block-maps"],
+)
+def test_front_matter_nested_too_deep_is_refused(nested):
+    with pytest.raises(PostError, match=r"front matter is nested more than \d+ levels deep"):
+        parse(make_post(extra_front=nested))
+
+
+def test_aliases_cannot_stack_nesting_past_the_bound():
+    # Each anchor is shallow, but each one holds the one before: 30 anchors, 30 levels.
+    lines = ["l0: &l0 [x]"] + [f"l{i}: &l{i} [*l{i - 1}]" for i in range(1, 30)] + ["deep: [[[*l29]]]"]
+    with pytest.raises(PostError, match="nested more than"):
+        parse(make_post(extra_front="\n".join(lines)))
+
+
+def test_front_matter_larger_than_the_bound_is_refused():
+    filler = "\n".join(f"note{i}: {'sheep ' * 20}" for i in range(600))
+    with pytest.raises(PostError, match=r"front matter is larger than \d+ KB"):
+        parse(make_post(extra_front=filler))
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ("date: 2025-13-45", "front matter has a value that cannot be read"),
+        ("number: " + "9" * 5000, "front matter has a value that cannot be read"),
+    ],
+)
+def test_front_matter_values_python_cannot_build_are_post_errors(extra, reason):
+    with pytest.raises(PostError, match=reason):
+        parse(make_post(extra_front=extra))
+
+
+def test_thousands_of_speakers_are_refused():
+    names = ", ".join(f"Speaker Number{i}" for i in range(2000))
+    with pytest.raises(PostError, match=r"names 2000 speakers; a talk has at most \d+"):
+        parse(make_post(names=names))
+
+
+@pytest.mark.parametrize(
+    ("post", "reason"),
+    [
+        (make_post(title="Sheep " * 1_000), r"the title is longer than \d+ characters"),
+        (make_post(title="Sheep " * 20_000), r"front matter is larger than \d+ KB"),
+        (make_post(names="Mira " + "Kowalczyk" * 100), r"a speaker's name is longer than \d+ characters"),
+        (make_post(venue="Lakeside " * 100), r"the venue is longer than \d+ characters"),
+    ],
+)
+def test_oversized_talk_fields_are_refused(post, reason):
+    with pytest.raises(PostError, match=reason):
+        parse(post)
+
+
+@pytest.mark.parametrize(("char", "shown"), [("\x00", "U+0000"), ("\x07", "U+0007"), ("\x1b", "U+001B")])
+def test_control_characters_are_refused_with_their_line(char, shown):
+    text = make_post(DEFAULT_BODY.replace("hard to count", f"hard{char} to count"))
+    line = text[: text.index(char)].count("\n") + 1
+    with pytest.raises(PostError, match=re.escape(f"control character {shown} on line {line}")) as caught:
+        parse(text)
+    assert "nothing was imported" in str(caught.value)
+
+
+def test_tabs_and_line_ends_are_not_control_characters_here():
+    assert parse(make_post().replace("Sheep are", "Sheep\tare").replace("\n", "\r\n")).title
+
+
+def test_a_schedule_page_with_an_alias_bomb_is_refused():
+    page = alias_bomb(6).replace("names:", "rows:") + "\n| Date | Speaker |\n|--|--|\n| Jan 5 | A |\n"
+    with pytest.raises(PostError, match="expand too far"):
+        parse_schedule(page, source="_pages/reading-group.md")
+
+
+def test_a_schedule_page_with_a_nul_byte_is_refused():
+    with pytest.raises(PostError, match="control character U\\+0000"):
+        parse_schedule("# Winter 2025 semester\n\n| Date |\n|--|\n| Jan\x00 5 |\n", source="_pages/rg.md")
