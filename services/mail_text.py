@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from models import Rsvp, RsvpStatus, Series, Talk
 from services import ics, timefmt
-from services.signups import one_line
+from services.text import one_line
 
 Render = Callable[..., str]  # (template name, **context) -> text
 
@@ -87,9 +87,9 @@ def compose(
     # Header values are kept to one line: a line break in a title or a name is refused by the
     # email package (and would be a header injection if it were not).
     message["Subject"] = one_line(subject(kind, talk, rsvp, position, day))
-    sender = series.contact_email or f"no-reply@{links.domain}"
+    sender = one_line(series.contact_email) or f"no-reply@{links.domain}"
     message["From"] = formataddr((one_line(series.name), sender))
-    message["To"] = formataddr((one_line(rsvp.name), rsvp.email))
+    message["To"] = formataddr((one_line(rsvp.name), one_line(rsvp.email)))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=links.domain)
     message.set_content(render("email/attendee.txt", **context))

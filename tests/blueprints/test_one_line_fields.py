@@ -14,9 +14,10 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from extensions import db
-from models import Room, Rsvp, Series, Talk
+from models import Room, Rsvp, Series, Speaker, Talk
 from services import signups
 from tests.blueprints.conftest import talk_form
+from tests.rsvp_support import make_talk, sent_to
 
 TALK = "what-quiet-benchmarks-hide"
 # Every kind of line break a browser or a pasted text can carry, and a tab.
@@ -104,3 +105,51 @@ def test_every_one_line_field_of_the_organizer_forms_is_kept_to_one_line(seeded:
         assert db.session.scalars(select(Rsvp).where(Rsvp.talk_id == talk_id)).one().name == (
             "Walter Bcc: eve@example.org"
         )
+
+
+def test_calendars_and_feed_stay_whole_when_the_database_holds_line_breaks(seeded: Flask, client: FlaskClient) -> None:
+    """Data saved before the forms kept it to one line, or brought in by an import."""
+    with seeded.app_context():
+        db.session.scalars(select(Series)).one().name = "Old\r\nName\x00"
+        talk = db.session.scalars(select(Talk).where(Talk.slug == TALK)).one()
+        talk.title = "What Quiet\r\nBenchmarks\u2028Hide"
+        if talk.room is not None:
+            talk.room.name = "Room\n101"
+        for speaker in db.session.scalars(select(Speaker)):
+            speaker.name = f"{speaker.name}\r\nX-Injected: yes"
+        db.session.commit()
+
+    calendar, feed = assert_public_files_work(client)
+    assert str(calendar["X-WR-CALNAME"]) == "Old Name"
+    summaries = [str(event["SUMMARY"]) for event in calendar.walk("VEVENT")]
+    quiet = next(summary for summary in summaries if summary.startswith("What Quiet"))
+    assert quiet.startswith("What Quiet Benchmarks Hide (") and "\n" not in quiet
+    for event in calendar.walk("VEVENT"):
+        for name in ("SUMMARY", "LOCATION"):
+            if name in event:
+                assert not {"\r", "\n", "\u2028"} & set(str(event[name]))
+    titles = [entry.findtext(f"{ATOM}title") or "" for entry in feed.iter(f"{ATOM}entry")]
+    assert any(title.startswith("What Quiet Benchmarks Hide (") for title in titles)
+    assert all("\n" not in title for title in titles)
+
+
+def test_a_title_and_a_series_name_with_line_breaks_give_one_line_email_headers(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        talk = make_talk(3, slug="broken-title", title="Tidy\r\nBcc: eve@example.org\u2028Datasets")
+        talk.series.name = "Reading\r\nGroup"
+        db.session.commit()
+    response = client.post(
+        "/talks/broken-title/rsvp",
+        data={"name": "Ada\r\nLovelace", "email": "ada@example.org", "mode": "room"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    (message,) = sent_to(app, "ada@example.org")
+    assert message["Subject"] == "Your seat for “Tidy Bcc: eve@example.org Datasets”"
+    assert message["Bcc"] is None
+    assert "Reading Group" in message["From"] and "Ada Lovelace" in message["To"]
+    (invite,) = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    (event,) = Calendar.from_ical(invite.get_content()).walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Tidy Bcc: eve@example.org Datasets"
+    assert str(event["ORGANIZER"].params["CN"]) == "Reading Group"
