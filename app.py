@@ -17,7 +17,7 @@ import commands
 import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
-from blueprints import auth, errors, organize, public, rsvp
+from blueprints import auth, errors, guards, organize, public, rsvp
 from blueprints.cached_pages import CachedPagesMiddleware
 from config import load_config
 from extensions import csrf, db, limiter, migrate, talisman
@@ -82,6 +82,7 @@ CONTENT_SECURITY_POLICY = {
 
 
 def register_security(app: Flask) -> None:
+    guards.register(app)  # first: control characters are refused before anything reads the request
     csrf.init_app(app)
     https = app.config["SITE_URL"].startswith("https://")
     talisman.init_app(
