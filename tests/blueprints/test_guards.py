@@ -121,3 +121,20 @@ def test_a_talk_address_with_a_control_character_is_never_served_from_or_stored_
         assert client.head(f"/talks/{SLUG}%00").status_code == 400
     assert all("\x00" not in key[1] for key in cache._entries)
     assert cache._entries.get(talk_key(SLUG)) is not None, "the real page is still cached"
+
+
+def test_a_failure_on_a_manage_page_is_logged_without_the_link(
+    app: Flask, client: FlaskClient, talk: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = manage_path(client)
+    token = path.removeprefix("/rsvp/")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("services.signups.cancel", broken)
+    with caplog.at_level("ERROR"):
+        assert client.post(f"{path}/cancel").status_code == 500
+    assert "Exception on /rsvp/<token>/cancel" in caplog.text
+    assert token not in caplog.text
