@@ -10,14 +10,14 @@ from typing import Any
 import redis
 from flask import Flask, current_app
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import commands
 import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
-from blueprints import auth, errors, organize, public, rsvp
+from blueprints import auth, errors, guards, organize, public, rsvp
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
@@ -85,6 +85,7 @@ CONTENT_SECURITY_POLICY = {
 
 
 def register_security(app: Flask) -> None:
+    guards.register(app)  # first: control characters are refused before anything reads the request
     app.session_interface = SessionInterface()
     csrf.init_app(app)
     https = app.config["SITE_URL"].startswith("https://")
@@ -189,6 +190,28 @@ def _sqlite_begin(connection: Any) -> None:
     if connection.dialect.name == "sqlite":
         immediate = connection.get_execution_options().get("lectern_write_lock")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@event.listens_for(Engine, "handle_error")
+def _no_values_in_database_errors(context: ExceptionContext) -> None:
+    """A database error names what failed, never the values involved.
+
+    hide_parameters keeps a query's values out of the error, but PostgreSQL repeats values in
+    its own DETAIL and CONTEXT lines ("Key (talk_id, email)=(3, ada@example.org) already
+    exists", "Failing row contains (...)"), which would reach the log with the error. Only the
+    primary message and the constraint's name are kept.
+    """
+    original = context.original_exception
+    diag = getattr(original, "diag", None)
+    if diag is None or not (diag.message_detail or diag.context or diag.message_hint):
+        return
+    message = diag.message_primary or type(original).__name__
+    if diag.constraint_name:
+        message += f" (constraint {diag.constraint_name})"
+    original.args = (message,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        wrapped.args = (f"({type(original).__module__}.{type(original).__name__}) {message}",)
 
 
 logging.getLogger("alembic").setLevel(logging.WARNING)

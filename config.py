@@ -27,6 +27,11 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'lectern.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    # Merged, not replaced: an instance adding a pool size keeps parameters hidden from logs.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **defaults.SQLALCHEMY_ENGINE_OPTIONS,
+        **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+    }
     app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
     if not app.config.get("MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "console" if app.config["ENV"] == "development" else "smtp"

@@ -77,3 +77,7 @@ RSVP_LIMIT_PER_ADDRESS = "2000 per minute"
 RATELIMIT_ENABLED = True
 # If Redis is unreachable, count in memory for a while rather than refuse every sign-up.
 RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+
+# Engine options. Errors and logs never show the values of a query (attendees' addresses, link
+# nonces). An instance may add options (pool sizes): its dictionary is merged into this one.
+SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}

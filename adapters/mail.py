@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import sys
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Protocol, TextIO
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class SMTPMailer:
         try:
             client = self._connect()
         except (OSError, smtplib.SMTPException) as error:
-            raise MailError(f"{self.host}:{self.port}: {error}") from error
+            raise MailError(f"{self.host}:{self.port}: {error}") from None
         try:
             if self.starttls:
                 client.starttls(context=ssl.create_default_context())
@@ -48,7 +50,9 @@ class SMTPMailer:
                 client.login(self.username, self.password)
             client.send_message(message)
         except (OSError, smtplib.SMTPException) as error:
-            raise MailError(f"{self.host}:{self.port}: {error}") from error
+            # A refusal names the recipient ("550 <ada@example.org>: no such user"); the error is
+            # logged and kept with the message, so the address is left out of it.
+            raise MailError(_without_addresses(f"{self.host}:{self.port}: {error}", message)) from None
         finally:
             _hang_up(client)
 
@@ -56,6 +60,14 @@ class SMTPMailer:
         if self.use_ssl:
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+
+def _without_addresses(text: str, message: EmailMessage) -> str:
+    fields = [str(value) for name in ("To", "Cc", "Bcc") for value in message.get_all(name, [])]
+    for _, address in getaddresses(fields):
+        if address:
+            text = re.sub(re.escape(address), "<recipient>", text, flags=re.IGNORECASE)
+    return text
 
 
 def _hang_up(client: smtplib.SMTP) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Email
 
 from adapters.identity import Identity, IdentityProvider, LoginFailed
+from blueprints.forms import LecternForm
 from blueprints.public import absolute, series
 from extensions import db
 from models import Organizer
@@ -23,12 +23,12 @@ bp = Blueprint("auth", __name__)
 DEVELOPMENT_ISSUER = "lectern-development-login"
 
 
-class DevelopmentLoginForm(FlaskForm):
+class DevelopmentLoginForm(LecternForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
     submit = SubmitField("Log in (development only)")
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(LecternForm):
     submit = SubmitField("Log out")
 
 

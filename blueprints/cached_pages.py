@@ -18,7 +18,9 @@ from werkzeug.http import parse_etags
 from services.pagecache import CachedPage, PageCache
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-TALK_PATH = re.compile(r"^/talks/(?P<slug>[^/.]+)$")
+# A slug holds no control character: such a path always goes on to Flask, which refuses it
+# (blueprints/guards.py), so it is never answered from, nor stored in, the cache.
+TALK_PATH = re.compile(r"^/talks/(?P<slug>[^/.\x00-\x1f\x7f]+)$")
 # Headers that belong to one response, never to be replayed.
 PER_RESPONSE = {"date", "set-cookie", "content-length"}
 # What a 304 repeats of the full response (RFC 9110, 15.4.5), plus the security headers.

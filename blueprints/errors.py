@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+# A manage link's token is as good as a password for that sign-up.
+MANAGE_LINK = re.compile(r"/rsvp/[^/\s\]]+")
+
+
+class HideManageLinks(logging.Filter):
+    """Flask logs the path of a request that failed ("Exception on /rsvp/<token>/cancel"):
+    the token is left out, so the log never lets anyone act on an attendee's sign-up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = MANAGE_LINK.sub("/rsvp/<token>", record.msg)
+        return True
+
 
 def register(app: Flask) -> None:
+    app.logger.addFilter(HideManageLinks())
+
     @app.errorhandler(CSRFError)
     def form_expired(error: CSRFError):  # type: ignore[no-untyped-def]
         # A form kept open across a browser restart, or cookies turned off: say so in words.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -10,7 +9,6 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -23,7 +21,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
 
+from blueprints.forms import LecternForm, LecternSubform
 from models import TalkStatus
+from services.text import one_line_each
 
 PLATFORMS = [
     SelectChoice("", "None (in the room only)"),
@@ -40,12 +40,14 @@ STATUSES = [
 OPTIONAL_URL = [Optional(), URL(require_tld=False, message="Give a full address starting with https://.")]
 
 
-class PartForm(Form):
+class PartForm(LecternSubform):
     """One presentation of the talk; a talk with several (intern sessions) repeats this."""
 
     title = StringField("Part title (only when a talk has several parts)", validators=[Length(max=500)])
     speakers = TextAreaField(
         "Speakers",
+        # One speaker a line: each line one line, however it was broken.
+        filters=[one_line_each],
         description="One a line: Name | Affiliation | Link. Affiliation and link are optional. "
         "Leave empty for a group discussion.",
     )
@@ -53,7 +55,7 @@ class PartForm(Form):
     bio_md = TextAreaField("Speaker bio", description="Markdown.")
 
 
-class TalkForm(FlaskForm):
+class TalkForm(LecternForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=500)])
     slug = StringField(
         "Address",
@@ -101,13 +103,13 @@ class TalkForm(FlaskForm):
     save = SubmitField("Save")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(LecternForm):
     """A state-changing button: a form with only a submit button, so it is a CSRF-checked POST."""
 
     submit = SubmitField("Confirm")
 
 
-class RoomForm(FlaskForm):
+class RoomForm(LecternForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     capacity = IntegerField("Capacity", validators=[Optional(), NumberRange(min=1, max=100000)])
     directions = TextAreaField(
@@ -118,13 +120,13 @@ class RoomForm(FlaskForm):
     submit = SubmitField("Save room")
 
 
-class ImportForm(FlaskForm):
+class ImportForm(LecternForm):
     post = FileField("Jekyll post (.md)", validators=[FileRequired(message="Choose a post file to import.")])
     site_url = URLField("Old site's address (to resolve /assets/… images)", validators=OPTIONAL_URL)
     submit = SubmitField("Import")
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(LecternForm):
     name = StringField("Series name", validators=[DataRequired(), Length(max=200)])
     timezone = StringField(
         "Time zone", description="An IANA name such as America/Montreal.", validators=[DataRequired(), Length(max=64)]
@@ -144,12 +146,12 @@ class SeriesForm(FlaskForm):
     submit = SubmitField("Save settings")
 
 
-class WalkInForm(FlaskForm):
+class WalkInForm(LecternForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email (optional)", validators=[Optional(), Email(check_deliverability=False), Length(max=254)])
     submit = SubmitField("Add walk-in")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(LecternForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     submit = SubmitField("Invite")

@@ -18,12 +18,12 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 import jobs
+from blueprints.forms import LecternForm
 from blueprints.public import series
 from extensions import db, limiter
 from models import Rsvp, RsvpStatus, Talk
@@ -35,7 +35,7 @@ bp = Blueprint("rsvp", __name__)
 MODE_LABELS = {"room": "In the room", "online": "Online"}
 
 
-class RsvpForm(FlaskForm):
+class RsvpForm(LecternForm):
     name = StringField("Name", validators=[DataRequired(message="Please enter your name."), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(message="Please enter your email address."), Length(max=254)])
     mode = RadioField("How will you attend?", validators=[DataRequired(message="Please choose how you will attend.")])
@@ -46,12 +46,12 @@ class RsvpForm(FlaskForm):
     submit = SubmitField("Sign up")
 
 
-class ModeForm(FlaskForm):
+class ModeForm(LecternForm):
     mode = RadioField("How will you attend?", validators=[DataRequired()])
     submit = SubmitField("Save")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(LecternForm):
     submit = SubmitField("Confirm")
 
 

@@ -87,7 +87,7 @@ def deliver(
         outbox.mark_failed(message, f"could not be written: {error!r}", now)
         session.commit()
         return "failed to compose, will try again"
-    kind, address = message.kind, rsvp.email
+    kind, rsvp_id = message.kind, rsvp.id
     outbox.lease(message, now)
     session.commit()
 
@@ -99,7 +99,8 @@ def deliver(
         if message is not None:
             outbox.mark_failed(message, str(error), now)
         session.commit()
-        log.warning("email %s to %s not sent: %s", kind, address, error)
+        # Ids only: the log never holds an attendee's address.
+        log.warning("email %s (outbox message %s, sign-up %s) not sent: %s", kind, message_id, rsvp_id, error)
         return "failed, will try again"
     _write_again(session)
     message = session.get(OutboxMessage, message_id)

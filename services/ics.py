@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from models import Rsvp, RsvpStatus, Series, Talk, TalkStatus
+from services.text import one_line
 
 PRODID = "-//Lectern//Talk series//EN"
 ICS_STATUS = {
@@ -24,7 +25,7 @@ def google_calendar_link(talk: Talk, tz: ZoneInfo, url: str) -> str:
     stamp = "%Y%m%dT%H%M%SZ"
     query = {
         "action": "TEMPLATE",
-        "text": talk.title,
+        "text": one_line(talk.title),
         "dates": f"{talk.starts_at.astimezone(UTC):{stamp}}/{talk.ends_at.astimezone(UTC):{stamp}}",
         "details": f"{', '.join(talk.speaker_names)}\n{url}".strip(),
         "location": location_text(talk),
@@ -42,7 +43,7 @@ def location_text(talk: Talk) -> str:
     places = [talk.room.name] if talk.room else []
     if talk.online_platform:
         places.append(f"online ({talk.online_platform})")
-    return " and ".join(places)
+    return one_line(" and ".join(places))
 
 
 def talk_event(talk: Talk, *, tz: ZoneInfo, domain: str, url: str, stamp: datetime) -> Event:
@@ -52,8 +53,11 @@ def talk_event(talk: Talk, *, tz: ZoneInfo, domain: str, url: str, stamp: dateti
     event.add("sequence", talk.sequence)
     event.add("dtstart", talk.starts_at.astimezone(tz))
     event.add("dtend", talk.ends_at.astimezone(tz))
-    speakers = ", ".join(talk.speaker_names)
-    event.add("summary", f"{talk.title} ({speakers})" if speakers else talk.title)
+    # Whatever the database holds (an import, data saved before forms kept names to one line),
+    # what a calendar shows on one line is made one line here.
+    speakers = ", ".join(one_line(name) for name in talk.speaker_names)
+    title = one_line(talk.title)
+    event.add("summary", f"{title} ({speakers})" if speakers else title)
     description = [talk.title]
     if speakers:
         description.append(f"Speaker{'s' if len(talk.speaker_names) > 1 else ''}: {speakers}")
@@ -78,8 +82,9 @@ def public_calendar(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", series.name)
-    calendar.add("x-wr-timezone", series.timezone)
+    # Added as raw text (not escaped like SUMMARY), so a line break here would break the file.
+    calendar.add("x-wr-calname", one_line(series.name))
+    calendar.add("x-wr-timezone", one_line(series.timezone))
     talks = list(talks)
     for talk in talks:
         calendar.add_component(talk_event(talk, tz=tz, domain=domain, url=url_for_talk(talk), stamp=stamp))
@@ -121,11 +126,11 @@ def attendee_invite(
     event.add("sequence", talk.sequence + rsvp.sequence)
     if method == "CANCEL" or rsvp.status == RsvpStatus.CANCELLED:
         event["status"] = "CANCELLED"
-    organizer = vCalAddress(f"mailto:{series.contact_email or 'no-reply@' + domain}")
-    organizer.params["cn"] = vText(series.name)
+    organizer = vCalAddress(f"mailto:{one_line(series.contact_email) or 'no-reply@' + domain}")
+    organizer.params["cn"] = vText(one_line(series.name))
     event.add("organizer", organizer)
-    attendee = vCalAddress(f"mailto:{rsvp.email}")
-    attendee.params["cn"] = vText(rsvp.name)
+    attendee = vCalAddress(f"mailto:{one_line(rsvp.email)}")
+    attendee.params["cn"] = vText(one_line(rsvp.name))
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     attendee.params["partstat"] = vText("ACCEPTED")
     event.add("attendee", attendee)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from models import Rsvp, RsvpStatus, Series, Talk
 from services import addresses, ics, timefmt
-from services.signups import one_line
+from services.text import one_line
 
 Render = Callable[..., str]  # (template name, **context) -> text
 
@@ -88,9 +88,9 @@ def compose(
     # email package (and would be a header injection if it were not).
     message["Subject"] = one_line(subject(kind, talk, rsvp, position, day))
     # Addresses saved before they were kept in ASCII (an IDN domain) are sent in that form too.
-    sender = addresses.as_key(series.contact_email) if series.contact_email else f"no-reply@{links.domain}"
+    sender = addresses.as_key(one_line(series.contact_email)) if series.contact_email else f"no-reply@{links.domain}"
     message["From"] = formataddr((one_line(series.name), sender))
-    message["To"] = formataddr((one_line(rsvp.name), addresses.as_key(rsvp.email)))
+    message["To"] = formataddr((one_line(rsvp.name), addresses.as_key(one_line(rsvp.email))))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=links.domain)
     message.set_content(render("email/attendee.txt", **context))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models import Rsvp, RsvpStatus, Series, Talk, TalkStatus
 from services import addresses, outbox
+from services.text import list_items, one_line
 
 # Execution option read by the engine hook in app.py: on SQLite, BEGIN IMMEDIATE.
 WRITE_LOCK = {"lectern_write_lock": True}
@@ -97,13 +98,9 @@ def normalise_email(email: str) -> str:
         raise SignupError("Please enter a valid email address, like name@example.org.", "email") from None
 
 
-def one_line(text: str) -> str:
-    """A name as one line: a line break typed into a form must never reach an email header."""
-    return " ".join((text or "").split())
-
-
 def allowed_domains(series: Series) -> list[str]:
-    return [d.strip().lower().lstrip("@.") for d in series.rsvp_domains.replace("\n", ",").split(",") if d.strip()]
+    """The domains listed in the settings, separated by commas, spaces or line breaks."""
+    return [d.lower().lstrip("@.") for d in list_items(series.rsvp_domains) if d.strip("@.")]
 
 
 def domain_allowed(email: str, domains: list[str]) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import Room, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
 from services import addresses
+from services.text import list_items
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -291,7 +292,7 @@ def save_series(
     else:
         series.contact_email = ""
     series.description = description.strip()
-    domains = [d.strip().lower().lstrip("@") for d in rsvp_domains.replace("\n", ",").split(",") if d.strip()]
+    domains = [d.lower().lstrip("@") for d in list_items(rsvp_domains)]
     for domain in domains:
         if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
             raise EditError(f"{domain!r} is not a domain such as mcgill.ca.", "rsvp_domains")

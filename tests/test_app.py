@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app import create_app
 from config import shared_secret_key
+from extensions import db
 
 
 def _read_key(path: str, queue: multiprocessing.Queue) -> None:
@@ -59,3 +60,14 @@ def test_behind_a_proxy_the_client_address_is_the_forwarded_one(tmp_path: Path) 
         "/whoami", headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
     )
     assert seen.get_data(as_text=True) == "10.0.0.1", "without a configured proxy the header is not trusted"
+
+
+def test_database_errors_hide_query_values_even_when_an_instance_adds_engine_options(
+    monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LECTERN_SQLALCHEMY_ENGINE_OPTIONS", '{"pool_pre_ping": true}')
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k"})
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"hide_parameters": True, "pool_pre_ping": True}
+    with app.app_context():
+        assert db.engine.hide_parameters
+        db.engine.dispose()

@@ -325,3 +325,28 @@ def test_a_contact_address_no_mail_server_takes_is_refused_at_the_settings(app: 
                 contact_email="zoë@example.org",
                 description="",
             )
+
+
+@dataclass
+class Refusing(Inbox):
+    """A server that refuses every recipient, naming it as real servers do."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+
+
+def test_a_refused_recipient_is_reported_without_the_address() -> None:
+    port = free_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = CONTACT, "Ada.Private@example.org", "Hello"
+        message.set_content("Hello")
+        with pytest.raises(MailError) as raised:
+            SMTPMailer("127.0.0.1", port, timeout=5).send(message)
+    finally:
+        controller.stop()
+    assert "550" in str(raised.value) and "<recipient>" in str(raised.value)
+    assert "private@example.org" not in str(raised.value).lower()
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
