@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from blueprints.cached_pages import talk_key
 from extensions import db
 from models import Rsvp
+from services.tokens import manage_token
 from tests.rsvp_support import make_talk, sent_to
 
 SLUG = "a-talk"
@@ -28,9 +29,13 @@ def talk(app: Flask) -> str:
 
 
 def manage_path(client: FlaskClient) -> str:
+    """Sign up; the manage page's path, as the confirmation email gives it."""
     response = client.post(f"/talks/{SLUG}/rsvp", data={"name": "Ada", "email": "ada@example.org", "mode": "room"})
-    assert response.status_code == 302
-    return response.headers["Location"]
+    assert response.status_code == 303
+    app = client.application
+    with app.app_context():
+        rsvp = db.session.scalars(select(Rsvp).where(Rsvp.email == "ada@example.org")).one()
+        return "/rsvp/" + manage_token(app.config["SECRET_KEY"], rsvp)
 
 
 def rsvp_count(app: Flask) -> int:
@@ -94,7 +99,7 @@ def test_other_control_characters_in_a_form_are_refused_too(app: Flask, client: 
 def test_line_breaks_and_tabs_in_a_multi_line_field_are_kept(app: Flask, client: FlaskClient, talk: str) -> None:
     question = "First line,\r\n\tthen an indented second."
     data = {"name": "Ada", "email": "ada@example.org", "mode": "room", "question": question}
-    assert client.post(f"/talks/{SLUG}/rsvp", data=data).status_code == 302
+    assert client.post(f"/talks/{SLUG}/rsvp", data=data).status_code == 303
     with app.app_context():
         assert db.session.scalars(select(Rsvp)).one().question.splitlines() == [
             "First line,",

@@ -144,7 +144,7 @@ def test_a_title_and_a_series_name_with_line_breaks_give_one_line_email_headers(
         "/talks/broken-title/rsvp",
         data={"name": "Ada\r\nLovelace", "email": "ada@example.org", "mode": "room"},
     )
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     (message,) = sent_to(app, "ada@example.org")
     assert message["Subject"] == "Your seat for “Tidy Bcc: eve@example.org Datasets”"
     assert message["Bcc"] is None

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Rsvp, RsvpStatus
+from services.tokens import manage_token
 from tests.concurrency import live
 from tests.conftest import dispose, make_app, skip_or_fail
 
@@ -42,11 +43,11 @@ def pg_app(tmp_path: Path) -> Iterator[Flask]:
 def sign_up(app: Flask) -> tuple[str, Rsvp]:
     client = app.test_client()
     response = client.post(f"/talks/{SLUG}/rsvp", data={"name": "Ada", "email": EMAIL, "mode": "room"})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)
     with app.app_context():
         rsvp = db.session.scalars(select(Rsvp).where(Rsvp.email == EMAIL)).one()
         db.session.expunge(rsvp)
-    return response.headers["Location"], rsvp
+    return "/rsvp/" + manage_token(app.config["SECRET_KEY"], rsvp), rsvp
 
 
 def test_nul_bytes_are_a_400_not_a_500(pg_app: Flask) -> None:
