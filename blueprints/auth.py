@@ -141,7 +141,8 @@ def current_organizer() -> Organizer | None:
         return None
     if (organizer.issuer, organizer.subject) != (who.get("iss"), who.get("sub")):
         return None
-    if not hmac.compare_digest(organizer.session_key, session.get("session_key", "")):
+    key = session.get("session_key")
+    if not organizer.session_key or not isinstance(key, str) or not hmac.compare_digest(organizer.session_key, key):
         return None
     return organizer
 

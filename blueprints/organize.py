@@ -526,7 +526,7 @@ def remove_organizer(organizer_id: int) -> Any:
     if organizer.id == g.organizer.id:
         flash("You cannot remove yourself; ask another organizer.", "error")
         return redirect(url_for("organize.team"))
-    organizers.remove(db.session, organizer.email)
+    organizers.remove(db.session, organizer)
     log("organizer.remove", f"organizer {organizer.email}", {"email": organizer.email}, None)
     db.session.commit()
     flash(f"{organizer.email} can no longer organize.")

@@ -36,9 +36,12 @@ def site_domain() -> str:
 
 
 def absolute(path: str) -> str:
-    """An address on this site built from SITE_URL, never from the request's Host header
-    (which anyone can set, and which would then reach every visitor through the page cache)."""
-    return current_app.config["SITE_URL"].rstrip("/") + path
+    """An address on this site from a `url_for` path, built from SITE_URL, never from the
+    request's Host header (which anyone can set, and which would then reach every visitor
+    through the page cache). The path already holds SITE_URL's prefix (SCRIPT_NAME is pinned to
+    it), so only SITE_URL's scheme and host go in front."""
+    parts = urlsplit(current_app.config["SITE_URL"])
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def talk_url(talk: Talk) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,7 +70,10 @@ def email_key() -> str:
     at most.
     """
     slug = (request.view_args or {}).get("slug", "")
-    return f"rsvp-email:{slug}:" + addresses.as_key(request.form.get("email") or "")
+    address = addresses.as_key(request.form.get("email") or "")
+    # Keyed by a digest, not the address: the key is a Redis key and appears in the limiter's log.
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(), hashlib.sha256).hexdigest()
+    return f"rsvp-email:{slug}:{digest[:32]}"
 
 
 def _public_talk(slug: str) -> Talk:

@@ -15,6 +15,10 @@ from werkzeug.wrappers import Response
 class SessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
         super().save_session(app, session, response)
-        if "Set-Cookie" in response.headers and response.cache_control.public:
+        if "Set-Cookie" not in response.headers:
+            return
+        # Private whatever the view said; a response that said nothing is private too, so that no
+        # cache stores it by heuristics (any cookie, not only the session's).
+        if response.cache_control.public or "Cache-Control" not in response.headers:
             response.cache_control.public = False
             response.cache_control.private = True

@@ -36,3 +36,8 @@ def as_key(text: str) -> str:
         return deliverable(text)
     except AddressError:
         return " ".join((text or "").split()).lower()
+
+
+def ascii_domain(text: str) -> str:
+    """A domain as addresses at it are kept (xn-- form, lower case), or AddressError."""
+    return deliverable(f"postmaster@{text.strip().lstrip('@.')}").rsplit("@", 1)[1]

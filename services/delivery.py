@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 # Messages that still make sense once the sign-up is cancelled.
 STILL_DUE_AFTER_CANCEL = {"rsvp.cancelled", "talk.cancelled", "rsvp.erased"}
 
+# Messages that only make sense before the talk starts.
+NOT_AFTER_THE_START = {"rsvp.promoted"}
+
 LinksFor = Callable[[Talk, Rsvp], mail_text.Links]
 # Another host's clock may run a little ahead of this one's: a message it just wrote is due here.
 CLOCK_TOLERANCE = timedelta(seconds=30)
@@ -70,6 +73,11 @@ def deliver(
         outbox.mark_done(message, now)
         session.commit()
         return "superseded: the sign-up was cancelled since"
+    if message.kind in NOT_AFTER_THE_START and now >= talk.starts_at:
+        # Written before the talk (a mail server that was down): a seat offered now would mislead.
+        outbox.mark_done(message, now)
+        session.commit()
+        return "superseded: the talk has started"
     try:
         email = mail_text.compose(
             message.kind,

@@ -41,11 +41,16 @@ def add(session: Session, email: str, *, invited_by: str = "") -> Organizer:
     return organizer
 
 
-def remove(session: Session, email: str) -> Organizer:
-    address = normalise_email(email)
-    organizer = session.scalars(select(Organizer).where(Organizer.email == address)).first()
-    if organizer is None:
-        raise OrganizerError(f"{address} is not an organizer.")
+def remove(session: Session, who: str | Organizer) -> Organizer:
+    """Take someone off the list (an organizer's row, or an address typed at the command line);
+    their sessions end with the row."""
+    if isinstance(who, Organizer):
+        organizer: Organizer | None = who
+    else:
+        address = addresses.as_key(who)
+        organizer = session.scalars(select(Organizer).where(Organizer.email == address)).first()
+        if organizer is None:
+            raise OrganizerError(f"{address} is not an organizer.")
     session.delete(organizer)
     session.flush()
     return organizer
@@ -71,6 +76,7 @@ def admit(session: Session, identity: Identity, *, trust_emails: bool, now: date
     ).first()
     if bound is not None:
         bound.last_login_at = now
+        _ensure_session_key(bound)
         return bound
     if not identity.email:
         return Refusal("Your login did not share an email address, so Lectern cannot tell whether you organize.")
@@ -89,4 +95,11 @@ def admit(session: Session, identity: Identity, *, trust_emails: bool, now: date
     listed.issuer, listed.subject = identity.issuer, identity.subject
     listed.name = identity.name or listed.name
     listed.last_login_at = now
+    _ensure_session_key(listed)
     return listed
+
+
+def _ensure_session_key(organizer: Organizer) -> None:
+    """A row written without one (by hand, or by SQL) gets a key before its first session."""
+    if not organizer.session_key:
+        end_sessions(organizer)

@@ -292,9 +292,14 @@ def save_series(
     else:
         series.contact_email = ""
     series.description = description.strip()
-    domains = [d.lower().lstrip("@") for d in list_items(rsvp_domains)]
-    for domain in domains:
+    domains = []
+    for typed in list_items(rsvp_domains):
+        try:
+            domain = addresses.ascii_domain(typed)  # kept as addresses are, so that they compare
+        except addresses.AddressError:
+            raise EditError(f"{typed!r} is not a domain such as mcgill.ca.", "rsvp_domains") from None
         if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", domain):
-            raise EditError(f"{domain!r} is not a domain such as mcgill.ca.", "rsvp_domains")
+            raise EditError(f"{typed!r} is not a domain such as mcgill.ca.", "rsvp_domains")
+        domains.append(domain)
     series.rsvp_domains = ", ".join(domains)
     return series

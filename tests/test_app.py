@@ -71,3 +71,16 @@ def test_database_errors_hide_query_values_even_when_an_instance_adds_engine_opt
     with app.app_context():
         assert db.engine.hide_parameters
         db.engine.dispose()
+
+
+def test_the_session_cookie_is_secure_exactly_when_the_site_is_https(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def secure(**config: object) -> bool:
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k", **config})
+        return app.config["SESSION_COOKIE_SECURE"]
+
+    assert secure(SITE_URL="https://talks.example.edu") is True
+    assert secure(SITE_URL="HTTPS://Talks.Example.edu/") is True, "whatever the case of the scheme"
+    assert secure(SITE_URL="http://127.0.0.1:5000") is False
+    assert secure(SITE_URL="https://talks.example.edu", SESSION_COOKIE_SECURE=False) is False, "a setting wins"
+    monkeypatch.setenv("LECTERN_SESSION_COOKIE_SECURE", "false")
+    assert secure(SITE_URL="https://talks.example.edu") is False, "so does the environment"

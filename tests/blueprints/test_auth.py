@@ -160,6 +160,37 @@ def test_logout_is_a_post_with_csrf(app: Flask, client: FlaskClient) -> None:
     assert client.get("/organize/").status_code == 302
 
 
+def test_logout_ends_a_copied_session_too(app: Flask, client: FlaskClient) -> None:
+    allow(app, "ada@example.edu")
+    use_provider(app, FakeIdentityProvider(ADA))
+    log_in(client)
+    copied = app.test_client()
+    copied.set_cookie("session", client.get_cookie("session").value)  # type: ignore[union-attr]
+    assert copied.get("/organize/").status_code == 200
+
+    assert client.post("/logout").status_code == 200
+    after = copied.get("/organize/")
+    assert after.status_code == 302 and after.headers["Location"].startswith("/login"), "the copy is over too"
+    log_in(client)
+    assert client.get("/organize/").status_code == 200, "logging in again works"
+
+
+def test_a_session_without_the_organizers_key_is_not_a_login(app: Flask, client: FlaskClient) -> None:
+    allow(app, "ada@example.edu")
+    use_provider(app, FakeIdentityProvider(ADA))
+    log_in(client)
+    with client.session_transaction() as session:
+        del session["session_key"]  # a cookie made before sessions had keys
+    assert client.get("/organize/").status_code == 302
+    with app.app_context():
+        db.session.execute(Organizer.__table__.update().values(session_key=""))  # a row from before, too
+        db.session.commit()
+    log_in(client)
+    assert client.get("/organize/").status_code == 200, "the next login gets the organizer a key"
+    with app.app_context():
+        assert db.session.scalars(select(Organizer.session_key)).one()
+
+
 def test_a_login_ends_after_its_lifetime_however_active(app: Flask, client: FlaskClient) -> None:
     allow(app, "ada@example.edu")
     use_provider(app, FakeIdentityProvider(ADA))
@@ -220,3 +251,12 @@ class TestDevelopmentLogin:
         assert client.get("/organize/").status_code == 200
         stranger = app.test_client()
         assert stranger.post("/login/development", data={"email": "eve@example.edu"}).status_code == 403
+
+
+def test_a_response_that_sets_a_cookie_is_never_for_shared_caches(app: Flask, client: FlaskClient) -> None:
+    app.config["WTF_CSRF_ENABLED"] = True
+    allow(app, "ada@example.edu")
+    use_provider(app, FakeIdentityProvider(ADA))
+    response = log_in(client)
+    assert "Set-Cookie" in response.headers
+    assert "private" in response.headers["Cache-Control"] and "public" not in response.headers["Cache-Control"]

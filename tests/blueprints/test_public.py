@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Series, Talk, TalkStatus
+from services import demo, talks
+from tests.conftest import dispose, make_app
 
 
 def talk_by_slug(slug: str) -> Talk:
@@ -262,3 +265,32 @@ def test_links_other_than_web_and_mail_are_not_links(seeded: Flask, client: Flas
     page = client.get("/talks/what-quiet-benchmarks-hide").get_data(as_text=True)
     assert "javascript:" not in page and "data:text/html" not in page
     assert "Tomasz Ilunga-Berg" in page
+
+
+def test_a_site_under_a_path_prefix_links_under_it_once(tmp_path: Path) -> None:
+    # The proxy passes paths on as they came: https://example.org/seminars/talks/<slug>.
+    app = make_app(tmp_path, SITE_URL="https://example.org/seminars/")
+    with app.app_context():
+        series = talks.get_series(
+            db.session, name="Prefixed", timezone="America/Montreal", default_minutes=60, contact_email=""
+        )
+        db.session.flush()
+        demo.seed(db.session, series, today=datetime.now(UTC))
+        db.session.commit()
+    client = app.test_client()
+    slug = "what-quiet-benchmarks-hide"
+    try:
+        talk = client.get(f"/seminars/talks/{slug}")
+        assert talk.status_code == 200
+        html = talk.get_data(as_text=True)
+        assert f'href="/seminars/talks/{slug}/rsvp"' in html and 'href="/seminars/static/' in html
+        assert "/seminars/seminars/" not in html
+
+        feed = client.get("/seminars/feed.atom").get_data(as_text=True)
+        assert f"https://example.org/seminars/talks/{slug}" in feed
+        assert "/seminars/seminars/" not in feed
+        calendar = Calendar.from_ical(client.get(f"/seminars/talks/{slug}.ics").data)
+        [event] = calendar.walk("VEVENT")
+        assert str(event["URL"]) == f"https://example.org/seminars/talks/{slug}"
+    finally:
+        dispose(app)

@@ -264,3 +264,17 @@ def test_a_message_refused_for_days_is_given_up_with_its_reason() -> None:
     outbox.mark_failed(message, "550 mailbox unavailable", moment)
     assert message.done_at == moment
     assert "gave up" in message.last_error and "550" in message.last_error
+
+
+def test_a_seat_offered_before_the_talk_is_not_mailed_once_it_has_started(ctx: Flask) -> None:
+    talk = make_talk(seats=1)
+    holder = signups.sign_up(db.session, talk.id, name="Ada", email="ada@example.org", mode="room", now=NOW).rsvp
+    signups.sign_up(db.session, talk.id, name="Bo", email="bo@example.org", mode="room", now=NOW)
+    signups.cancel(db.session, holder.id, NOW)
+    db.session.commit()
+    [promoted] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "rsvp.promoted")).all()
+
+    mailer = Mailer()  # the mail server was down until after the talk began
+    assert deliver(promoted.id, mailer, now=talk.starts_at + timedelta(minutes=1)) == "superseded: the talk has started"
+    assert mailer.sent == []
+    assert db.session.get(OutboxMessage, promoted.id).done_at is not None, "nothing left owed"

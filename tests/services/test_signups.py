@@ -10,7 +10,7 @@ from flask import Flask
 
 from extensions import db
 from models import Rsvp, RsvpStatus, Talk, TalkStatus
-from services import signups
+from services import signups, talk_editing
 from services.signups import SignupError
 from tests.rsvp_support import kinds_for, make_talk, outbox_rows
 
@@ -559,3 +559,24 @@ def test_after_the_start_organizers_may_cancel_but_nobody_is_promoted(ctx: Flask
     assert status_of(waiting) == RsvpStatus.WAITING, "a seat freed during the talk helps nobody"
     assert "rsvp.promoted" not in kinds_for(waiting)
     assert signups.set_capacity(db.session, talk.id, 5, None, later) == [], "nor do more seats"
+
+
+def test_an_internationalised_domain_in_the_allow_list_admits_its_addresses(ctx: Flask) -> None:
+    talk = make_talk(seats=10)
+    series = talk.series
+    talk_editing.save_series(
+        db.session,
+        series,
+        name=series.name,
+        timezone=series.timezone,
+        default_minutes=series.default_minutes,
+        default_room_id=None,
+        contact_email="",
+        description="",
+        rsvp_domains="Bücher.example, mcgill.ca",
+    )
+    db.session.commit()
+    assert series.rsvp_domains == "xn--bcher-kva.example, mcgill.ca"
+    assert sign(talk, "zoe@bücher.example").email == "zoe@xn--bcher-kva.example"
+    assert sign(talk, "max@lab.xn--bcher-kva.example").status == RsvpStatus.SEATED
+    assert "Sign-up is open to addresses at" in str(refused(talk, "eve@buecher.example"))

@@ -1,0 +1,52 @@
+"""Migrations that rewrite data: what was saved before is what the rules expect after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import flask_migrate
+from sqlalchemy import select
+
+from app import create_app
+from extensions import db
+from models import Organizer, Rsvp, RsvpStatus, Talk
+from tests.conftest import dispose
+from tests.rsvp_support import make_talk
+
+
+def test_addresses_saved_with_an_idn_domain_are_kept_in_ascii_after_the_upgrade(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",
+            "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
+            "SECRET_KEY": "test",
+            "MAIL_BACKEND": "memory",
+        }
+    )
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(revision="0005")
+            talk = make_talk(5, contact_email="Talks@Bücher.example")
+            now = datetime.now(UTC)
+            # As the previous version saved them: the domain as typed (lower-cased Unicode).
+            for email in ("zoe@bücher.example", "max@bücher.example", "max@xn--bcher-kva.example"):
+                db.session.add(
+                    Rsvp(talk=talk, email=email, name="X", status=RsvpStatus.SEATED, queued_at=now, token_nonce="n")
+                )
+            db.session.add(Organizer(email="ada@bücher.example"))
+            db.session.commit()
+            talk_id = talk.id
+            db.session.remove()
+
+            flask_migrate.upgrade()
+
+            emails = sorted(db.session.scalars(select(Rsvp.email).where(Rsvp.talk_id == talk_id)))
+            assert emails == ["max@bücher.example", "max@xn--bcher-kva.example", "zoe@xn--bcher-kva.example"], (
+                "converted, except where the ASCII form is someone's already"
+            )
+            assert db.session.scalars(select(Organizer.email)).all() == ["ada@xn--bcher-kva.example"]
+            assert db.session.get(Talk, talk_id).series.contact_email == "talks@xn--bcher-kva.example"
+    finally:
+        dispose(app)
