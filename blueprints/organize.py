@@ -453,7 +453,7 @@ def import_post() -> Any:
         return render_template("organize/import.html", form=form), 400
     upload = form.post.data
     name = secure_filename(upload.filename or "post.md") or "post.md"
-    importer = Importer(db.session, series(), ImportSettings(site_url=form.site_url.data or None))
+    importer = Importer(db.session, series(), ImportSettings(site_url=form.site_url.data or None), now=now())
     report = importer.import_post_text(upload.read(), name)
     if report.talk is not None and report.outcome in {"imported", "updated"}:
         talk = db.session.scalars(db.select(Talk).where(Talk.slug == report.talk["slug"])).one()

@@ -113,9 +113,13 @@ def collect_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | Non
 
 
 class Importer:
-    def __init__(self, session: Session, series: Series, settings: ImportSettings | None = None) -> None:
+    def __init__(
+        self, session: Session, series: Series, settings: ImportSettings | None = None, *, now: datetime | None = None
+    ) -> None:
         self.session = session
         self.series = series
+        # The moment of the import: seats that free up are given only before a talk starts.
+        self.now = now or datetime.now(UTC)
         self.settings = settings or ImportSettings()
         self.tz = ZoneInfo(series.timezone)
         self._batch_keys: set[str] = set()
@@ -205,7 +209,7 @@ class Importer:
             if told:
                 warnings.append(f"{told} people signed up are told that {what} changed")
         if not talk.is_cancelled:
-            signups.fill_seats(self.session, talk, datetime.now(UTC))
+            signups.fill_seats(self.session, talk, self.now)
         reason = f"renamed from {renamed_from}" if renamed_from else None
         report = FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
         report.before = before

@@ -10,8 +10,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from extensions import db
-from models import OutboxMessage, Room, Rsvp, Talk, TalkPart, TalkStatus
-from services import talks
+from models import OutboxMessage, Room, Rsvp, Series, Talk, TalkPart, TalkStatus
+from services import talk_editing, talks
 
 
 def make_talk(
@@ -100,3 +100,18 @@ def the_event(calendar: Calendar):  # type: ignore[no-untyped-def]
     events = calendar.walk("VEVENT")
     assert len(events) == 1
     return events[0]
+
+
+def save_settings(series: Series, **changes: str) -> Series:
+    """The settings form saved with these fields changed and the others as they are."""
+    fields: dict[str, object] = {
+        "name": series.name,
+        "timezone": series.timezone,
+        "default_minutes": series.default_minutes,
+        "default_room_id": series.default_room_id,
+        "contact_email": series.contact_email,
+        "description": series.description,
+        "rsvp_domains": series.rsvp_domains,
+        **changes,
+    }
+    return talk_editing.save_series(db.session, series, **fields)  # type: ignore[arg-type]

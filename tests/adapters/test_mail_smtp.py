@@ -31,7 +31,7 @@ from models import OutboxMessage, Rsvp, Talk
 from services import outbox, talk_editing
 from services.tokens import manage_token
 from tests.conftest import dispose, make_app
-from tests.rsvp_support import make_talk
+from tests.rsvp_support import make_talk, save_settings
 
 CONTACT = "talks@series.example.org"
 
@@ -291,18 +291,7 @@ def test_a_contact_address_at_an_internationalised_domain_sends_every_email(
 ) -> None:
     smtp.start()
     with app.app_context():
-        talk = db.session.scalars(select(Talk)).one()
-        series = talk.series
-        talk_editing.save_series(
-            db.session,
-            series,
-            name=series.name,
-            timezone=series.timezone,
-            default_minutes=series.default_minutes,
-            default_room_id=None,
-            contact_email="Talks@Bücher.example",
-            description="",
-        )
+        series = save_settings(db.session.scalars(select(Talk)).one().series, contact_email="Talks@Bücher.example")
         db.session.commit()
         assert series.contact_email == "talks@xn--bcher-kva.example"
     sign_up(client)
@@ -315,16 +304,7 @@ def test_a_contact_address_no_mail_server_takes_is_refused_at_the_settings(app: 
     with app.app_context():
         series = db.session.scalars(select(Talk)).one().series
         with pytest.raises(talk_editing.EditError, match="cannot receive email"):
-            talk_editing.save_series(
-                db.session,
-                series,
-                name=series.name,
-                timezone=series.timezone,
-                default_minutes=series.default_minutes,
-                default_room_id=None,
-                contact_email="zoë@example.org",
-                description="",
-            )
+            save_settings(series, contact_email="zoë@example.org")
 
 
 @dataclass

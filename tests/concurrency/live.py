@@ -26,9 +26,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import requests
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 TALK_SLUG = "what-quiet-benchmarks-hide"
@@ -340,3 +344,17 @@ def manage_path(secret: str, rsvp_id: int, talk_id: int, nonce: str) -> str:
     from services.tokens import MANAGE_PURPOSE
 
     return "/rsvp/" + URLSafeSerializer(secret, salt=MANAGE_PURPOSE).dumps([rsvp_id, talk_id, nonce])
+
+
+def owed_kinds(engine: Engine, email: str) -> list[str]:
+    """What the outbox holds for one address, oldest first (read straight from the server's database)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.kind FROM outbox_message m JOIN rsvp r ON r.id = m.rsvp_id WHERE r.email = :e ORDER BY m.id"
+            ),
+            {"e": email},
+        )
+        return [kind for (kind,) in rows]

@@ -68,16 +68,7 @@ class Live:
             return {email: live.manage_path(live.SECRET_KEY, i, t, nonce) for email, i, t, nonce in rows}
 
     def owed_kinds(self, email: str) -> list[str]:
-        """What the outbox owes one address, oldest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT m.kind FROM outbox_message m JOIN rsvp r ON r.id = m.rsvp_id"
-                    " WHERE r.email = :e ORDER BY m.id"
-                ),
-                {"e": email},
-            )
-            return [kind for (kind,) in rows]
+        return live.owed_kinds(self.engine, email)
 
     def rsvps(self) -> list[tuple[str, str]]:
         """(email, status) of every RSVP row of the talk, cancelled ones included."""

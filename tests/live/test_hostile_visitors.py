@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from tests.concurrency import live
 from tests.conftest import skip_or_fail
@@ -40,15 +40,7 @@ class Instance:
         return requests.get(self.server.url(path), allow_redirects=False, timeout=60, **kwargs)  # type: ignore[arg-type]
 
     def owed_kinds(self, email: str) -> list[str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT m.kind FROM outbox_message m JOIN rsvp r ON r.id = m.rsvp_id"
-                    " WHERE r.email = :e ORDER BY m.id"
-                ),
-                {"e": email},
-            )
-            return [kind for (kind,) in rows]
+        return live.owed_kinds(self.engine, email)
 
 
 def _instance(stack: ExitStack, folder: Path, name: str, **env: str) -> Instance:

@@ -10,9 +10,9 @@ from flask import Flask
 
 from extensions import db
 from models import Rsvp, RsvpStatus, Talk, TalkStatus
-from services import signups, talk_editing
+from services import signups
 from services.signups import SignupError
-from tests.rsvp_support import kinds_for, make_talk, outbox_rows
+from tests.rsvp_support import kinds_for, make_talk, outbox_rows, save_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SEATED, WAITING, ONLINE, CANCELLED = RsvpStatus.SEATED, RsvpStatus.WAITING, RsvpStatus.ONLINE, RsvpStatus.CANCELLED
@@ -563,18 +563,7 @@ def test_after_the_start_organizers_may_cancel_but_nobody_is_promoted(ctx: Flask
 
 def test_an_internationalised_domain_in_the_allow_list_admits_its_addresses(ctx: Flask) -> None:
     talk = make_talk(seats=10)
-    series = talk.series
-    talk_editing.save_series(
-        db.session,
-        series,
-        name=series.name,
-        timezone=series.timezone,
-        default_minutes=series.default_minutes,
-        default_room_id=None,
-        contact_email="",
-        description="",
-        rsvp_domains="Bücher.example, mcgill.ca",
-    )
+    series = save_settings(talk.series, rsvp_domains="Bücher.example, mcgill.ca")
     db.session.commit()
     assert series.rsvp_domains == "xn--bcher-kva.example, mcgill.ca"
     assert sign(talk, "zoe@bücher.example").email == "zoe@xn--bcher-kva.example"
