@@ -12,7 +12,9 @@ Configured by environment variables, set by bench/talk_page.py:
     BENCH_REDIRECT_TO    if set, POST to the same path answers 303 to this location (set by
                          bench/rsvp_burst.py: the baseline for a form that redirects when done)
 
-Serve it with `gunicorn -w 2 -b 127.0.0.1:PORT --chdir bench 'bare_app:create_app()'`.
+The benchmarks serve it as they serve Lectern, with tests/concurrency/live.py's gunicorn()
+(`cwd=bench`): the same gunicorn settings, its own process group, stopped with the run. By hand:
+`gunicorn -w 2 -b 127.0.0.1:PORT --chdir bench 'bare_app:create_app()'`.
 """
 
 from __future__ import annotations

@@ -7,13 +7,15 @@ One run:
 
 1. creates a throwaway instance in a temporary folder (SQLite database, content version file,
    fixed secret key), applies the migrations and seeds the demo content;
-2. serves Lectern with gunicorn (2 sync workers) on a free 127.0.0.1 port and keeps the exact
-   bytes of the demo talk page;
+2. serves Lectern with gunicorn (2 sync workers, no access log) on a free 127.0.0.1 port and
+   keeps the exact bytes of the demo talk page;
 3. serves bench/bare_app.py the same way on another port: the same bytes, content type and path;
 4. warms both up, then loads them with wrk, alternating, and prints per run requests/sec, latency
    percentiles, the server's CPU time per request and the share of the CPUs other processes took
    meanwhile (a run above 5% is disturbed), then the ratio lectern / bare (target >= 0.8);
 5. stops both servers (their whole process groups) whatever happens, and removes the folder.
+
+The instance and the servers are those of the live tests: tests/concurrency/live.py.
 
 The exit status is 1 when something could not be set up or started, or wrk failed; a low ratio
 is reported, not an error. Results are recorded by hand in docs/benchmarks.md.
@@ -29,50 +31,30 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from proc_cpu import busy_cpu_seconds, group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.concurrency import live  # noqa: E402  (the instance and gunicorn helpers the tests use)
+
 BENCH = ROOT / "bench"
-TALK_PATH = "/talks/what-quiet-benchmarks-hide"
+TALK_PATH = f"/talks/{live.TALK_SLUG}"
 TARGET_RATIO = 0.8
-WORKERS = 2
-START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 BUSY_ELSEWHERE = 0.05  # above this share of the CPUs taken by other processes, a run is disturbed
 
 
 class BenchError(Exception):
     """Something could not be set up, started or measured."""
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{TALK_PATH}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -115,87 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# --- the throwaway instance --------------------------------------------------------------
-
-
-def lectern_env(folder: Path) -> dict[str, str]:
-    """The environment for every Lectern command: ours, without any LECTERN_* from the caller."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LECTERN_")}
-    env["LECTERN_DATABASE_URL"] = f"sqlite:///{folder / 'lectern.db'}"  # absolute: sqlite:////tmp/...
-    env["LECTERN_CONTENT_VERSION_FILE"] = str(folder / "content-version")
-    env["LECTERN_SECRET_KEY"] = "bench-secret-key-not-for-production"
-    env["LECTERN_JOBS_DB"] = str(folder / "jobs.db")  # the job queue too stays out of instance/
-    return env
-
-
-def run_flask(command: list[str], env: dict[str, str]) -> None:
-    argv = [sys.executable, "-m", "flask", "--app", "app", *command]
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        what = f"`flask --app app {' '.join(command)}`"
-        raise BenchError(f"{what} failed ({done.returncode}):\n{done.stderr}{done.stdout}")
-
-
-def prepare_instance(folder: Path) -> dict[str, str]:
-    env = lectern_env(folder)
-    run_flask(["db", "upgrade"], env)
-    run_flask(["seed-demo"], env)
-    return env
-
-
-# --- servers -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(name: str, app_spec: str, env: dict[str, str], folder: Path, cwd: Path = ROOT) -> Server:
-    """Start gunicorn in its own process group, so that stopping it stops its workers too."""
-    port = free_port()
-    log = folder / f"{name}.log"
-    argv = [
-        sys.executable, "-m", "gunicorn",
-        "-w", str(WORKERS),
-        "-b", f"127.0.0.1:{port}",
-        "--graceful-timeout", "5",
-        app_spec,
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
-        )
-    return Server(name=name, port=port, process=process, log=log)
-
-
-def stop(server: Server) -> None:
-    """SIGTERM the process group (gunicorn shuts its workers down gracefully), SIGKILL if it lingers."""
-    if server.process.poll() is not None:
-        return
-    pgid = server.process.pid  # start_new_session: the group id is the arbiter's pid
-    for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
-        try:
-            server.process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            print(f"{server.name}: still running after {sig.name}", file=sys.stderr)
-    # Workers orphaned by a killed arbiter are in the same group: make sure none is left.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def serving(name: str, app_spec: str, env: dict[str, str], folder: Path, cwd: Path = ROOT) -> Iterator[Server]:
-    server = start_gunicorn(name, app_spec, env, folder, cwd)
-    try:
-        wait_until_ready(server)
-        yield server
-    finally:
-        stop(server)
+# --- the page ----------------------------------------------------------------------------
 
 
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never send 127.0.0.1 to a proxy
@@ -204,26 +106,6 @@ _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # neve
 def fetch(url: str) -> Page:
     with _no_proxy.open(url, timeout=5) as response:
         return Page(response.status, response.headers.get("Content-Type", ""), response.read())
-
-
-def wait_until_ready(server: Server) -> None:
-    """Wait for a 200 from the talk path; fail at once on another status or when gunicorn exits."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(f"{server.name}: gunicorn exited ({server.process.returncode}):\n{server.log_tail()}")
-        try:
-            page = fetch(server.url)
-        except urllib.error.HTTPError as error:
-            raise BenchError(f"{server.name}: {server.url} answered {error.code}:\n{server.log_tail()}") from error
-        except OSError:  # not listening yet (refused, reset, timed out)
-            time.sleep(0.1)
-            continue
-        if page.status == 200:
-            return
-        raise BenchError(f"{server.name}: {server.url} answered {page.status}")
-    waited = f"no answer on port {server.port} within {START_TIMEOUT:.0f}s"
-    raise BenchError(f"{server.name}: {waited}:\n{server.log_tail()}")
 
 
 # --- load --------------------------------------------------------------------------------
@@ -272,17 +154,17 @@ def parse_wrk(output: str, server: str, round_: int) -> WrkResult:
 # --- CPU accounting: see bench/proc_cpu.py ------------------------------------------------------
 
 
-def our_cpu_seconds(servers: list[Server]) -> float:
+def our_cpu_seconds(servers: list[live.Server]) -> float:
     """CPU seconds used by this script, its finished children (wrk) and the servers."""
     mine = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(r.ru_utime + r.ru_stime for r in mine) + sum(group_cpu_seconds(s.process.pid) for s in servers)
 
 
-def measured_run(server: Server, servers: list[Server], args: argparse.Namespace, round_: int) -> WrkResult:
+def measured_run(server: live.Server, servers: list[live.Server], args: argparse.Namespace, round_: int) -> WrkResult:
     """One wrk run, noting the server's CPU time per request and what other processes took meanwhile."""
     server_before = group_cpu_seconds(server.process.pid)
     busy_before, ours_before, started = busy_cpu_seconds(), our_cpu_seconds(servers), time.monotonic()
-    output = run_wrk(server.url, args.threads, args.connections, args.duration)
+    output = run_wrk(server.url(TALK_PATH), args.threads, args.connections, args.duration)
     busy_after, ours_after, elapsed = busy_cpu_seconds(), our_cpu_seconds(servers), time.monotonic() - started
     result = parse_wrk(output, server.name, round_)
     result.cpu_us = (group_cpu_seconds(server.process.pid) - server_before) / max(result.requests, 1) * 1e6
@@ -292,12 +174,12 @@ def measured_run(server: Server, servers: list[Server], args: argparse.Namespace
     return result
 
 
-def measure(servers: list[Server], args: argparse.Namespace) -> list[WrkResult]:
+def measure(servers: list[live.Server], args: argparse.Namespace) -> list[WrkResult]:
     """Warm both up, then alternate: round 1 runs them in order, round 2 in reverse, and so on."""
     if args.warmup:
         for server in servers:
             print(f"warm-up   {server.name:8} {args.warmup}s", file=sys.stderr)
-            run_wrk(server.url, args.threads, args.connections, args.warmup)
+            run_wrk(server.url(TALK_PATH), args.threads, args.connections, args.warmup)
     results = []
     for round_ in range(1, args.rounds + 1):
         order = servers if round_ % 2 else list(reversed(servers))
@@ -369,7 +251,7 @@ def print_report(results: list[WrkResult], args: argparse.Namespace, page: Page)
     wrk_banner = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     wrk_version = wrk_banner.split(" Copyright")[0].strip()
     print(
-        f"\n{TALK_PATH}: {len(page.body)} bytes, {page.content_type}; gunicorn {WORKERS} sync workers each; "
+        f"\n{TALK_PATH}: {len(page.body)} bytes, {page.content_type}; gunicorn {live.WORKERS} sync workers each; "
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s; {os.cpu_count()} CPUs; "
         f"Python {platform.python_version()}; {wrk_version}\ncode: {code_state()}\n"
     )
@@ -406,12 +288,15 @@ def run(args: argparse.Namespace) -> None:
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lectern-bench-")))
         print(f"instance  {folder}", file=sys.stderr)
-        env = prepare_instance(folder)
+        env = live.lectern_env(folder, live.sqlite_url(folder))
+        live.prepare_instance(env)
 
-        lectern = stack.enter_context(serving("lectern", "app:create_app()", env, folder))
-        page = fetch(lectern.url)
+        # No access log: writing one line a request is work neither server would do otherwise.
+        serve = {"ready_path": TALK_PATH, "access_log": False}
+        lectern = stack.enter_context(live.gunicorn("app:create_app()", env, folder, name="lectern", **serve))
+        page = fetch(lectern.url(TALK_PATH))
         if page.status != 200 or not page.body:
-            raise BenchError(f"lectern: {lectern.url} answered {page.status} with {len(page.body)} bytes")
+            raise BenchError(f"lectern: {TALK_PATH} answered {page.status} with {len(page.body)} bytes")
         body_file = folder / "talk-page.html"
         body_file.write_bytes(page.body)
 
@@ -421,8 +306,9 @@ def run(args: argparse.Namespace) -> None:
             "BENCH_PATH": TALK_PATH,
             "BENCH_CONTENT_TYPE": page.content_type,
         }
-        bare = stack.enter_context(serving("bare", "bare_app:create_app()", bare_env, folder, cwd=BENCH))
-        copy = fetch(bare.url)
+        bare_app = "bare_app:create_app()"
+        bare = stack.enter_context(live.gunicorn(bare_app, bare_env, folder, name="bare", cwd=BENCH, **serve))
+        copy = fetch(bare.url(TALK_PATH))
         if (copy.body, copy.content_type) != (page.body, page.content_type):
             raise BenchError("bare: does not serve the same bytes and content type as lectern")
 
@@ -439,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         run(args)
-    except BenchError as error:
+    except (BenchError, live.LiveError) as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

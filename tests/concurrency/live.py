@@ -1,8 +1,13 @@
 """Lectern served for real: a throwaway instance, gunicorn in its own process group, RSVP clients.
 
-Used by tests/concurrency/ and by bench/rsvp_burst.py; it imports neither pytest nor the app, so
-the server runs exactly as in production (its own processes, configuration from LECTERN_*
-variables, CSRF and rate limits on).
+The one place that starts and stops servers for tests/concurrency/, tests/live/ and bench/
+(talk_page.py, rsvp_burst.py, and bench/bare_app.py served beside Lectern). It imports neither
+pytest nor the app, so the server runs exactly as in production (its own processes,
+configuration from LECTERN_* variables, CSRF and rate limits on), and the benchmarks can use it.
+
+Every server runs in a process group of its own and `gunicorn()` stops the whole group when
+its block ends, however it ends (an exception, Ctrl-C, or SIGTERM turned into SystemExit):
+nothing it started outlives the run.
 
     with throwaway_postgres() as url:              # or sqlite_url(folder)
         env = lectern_env(folder, url)             # optionally redis_url=...
@@ -26,7 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import requests
@@ -172,9 +177,9 @@ def free_port() -> int:
 class Server:
     name: str
     port: int
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes]  # the arbiter, leader of the group its workers are in
     log: Path
-    access_log: Path
+    access_log: Path | None  # None: started with access_log=False
 
     @property
     def base(self) -> str:
@@ -194,6 +199,8 @@ class Server:
 
         A worker writes its access-log line after sending the response: wait until every probe has one.
         """
+        if self.access_log is None:
+            raise LiveError(f"{self.name}: started without an access log")
         wanted = set(probes)
         deadline = time.monotonic() + timeout
         while True:
@@ -213,59 +220,96 @@ class Server:
 
 
 def start_gunicorn(
-    name: str, app_spec: str, env: dict[str, str], folder: Path, *, workers: int = WORKERS, cwd: Path = ROOT
+    name: str,
+    app_spec: str,
+    env: dict[str, str],
+    folder: Path,
+    *,
+    workers: int = WORKERS,
+    cwd: Path = ROOT,
+    access_log: bool = True,
 ) -> Server:
-    """gunicorn with sync workers, in its own process group so that stopping it stops the workers too."""
+    """gunicorn with sync workers, in its own process group so that stopping it stops the workers too.
+
+    Its output goes to `folder/<name>.log`; with access_log, one line a request (worker pid, status,
+    method, path, PROBE_HEADER) to `folder/<name>-access.log`. A benchmark turns that off: writing
+    it is work the server would not do otherwise.
+    """
     port = free_port()
-    log, access_log = folder / f"{name}.log", folder / f"{name}-access.log"
+    log = folder / f"{name}.log"
     argv = [
         sys.executable, "-m", "gunicorn",
         "--workers", str(workers),
         "--worker-class", "sync",
         "--bind", f"127.0.0.1:{port}",
         "--graceful-timeout", "5",
-        "--access-logfile", str(access_log),
-        "--access-logformat", ACCESS_LOG_FORMAT,
         "--no-control-socket",  # gunicorn 27's default socket is one path per user: servers would clash
-        app_spec,
     ]  # fmt: skip
+    access = folder / f"{name}-access.log" if access_log else None
+    if access is not None:
+        argv += ["--access-logfile", str(access), "--access-logformat", ACCESS_LOG_FORMAT]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            [*argv, app_spec],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
         )
-    return Server(name=name, port=port, process=process, log=log, access_log=access_log)
+    return Server(name=name, port=port, process=process, log=log, access_log=access)
 
 
 def stop(server: Server) -> None:
-    """SIGTERM the process group (gunicorn stops its workers gracefully), SIGKILL whatever lingers."""
-    pgid = server.process.pid  # start_new_session: the arbiter leads its own group
-    if server.process.poll() is None:
-        for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+    """SIGTERM the process group (gunicorn stops its workers gracefully), SIGKILL whatever lingers, reap the arbiter."""
+    stop_process_group(server.process, server.name)
+
+
+def stop_process_group(
+    process: subprocess.Popen[Any], name: str, *, term_timeout: float = 15.0, kill_timeout: float = 5.0
+) -> None:
+    """Stop the group that `process` leads (started with start_new_session=True), and reap `process`.
+
+    SIGTERM to the whole group, up to `term_timeout` seconds for `process` to exit, then SIGKILL to
+    the group whatever happened: a process that ignored SIGTERM, or children it left behind.
+    """
+    pgid = process.pid  # start_new_session: the process leads its own group
+    try:
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, sig)
+                os.killpg(pgid, signal.SIGTERM)
             try:
-                server.process.wait(timeout=wait)
-                break
+                process.wait(timeout=term_timeout)
             except subprocess.TimeoutExpired:
-                continue
-    with contextlib.suppress(ProcessLookupError):  # workers orphaned by a killed arbiter
-        os.killpg(pgid, signal.SIGKILL)
+                print(f"{name}: still running {term_timeout:.0f}s after SIGTERM, killing it", file=sys.stderr)
+    finally:  # also when Ctrl-C cuts the graceful stop short
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=kill_timeout)
 
 
 def wait_until_ready(server: Server, path: str) -> None:
-    """Until `path` answers 200 (from every worker there is no way to ask; one answer means listening)."""
+    """Until `path` answers 200 (from every worker there is no way to ask; one answer means listening).
+
+    Fails at once when gunicorn exits or `path` answers another status. Asks 127.0.0.1 directly,
+    whatever proxy the environment names.
+    """
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise LiveError(f"{server.name}: gunicorn exited ({server.process.returncode}):\n{server.log_tail()}")
-        try:
-            response = requests.get(server.url(path), timeout=START_TIMEOUT)
-        except requests.ConnectionError:
-            time.sleep(0.1)
-            continue
-        if response.status_code == 200:
-            return
-        raise LiveError(f"{server.name}: {path} answered {response.status_code}:\n{server.log_tail()}")
+    with requests.Session() as http:
+        http.trust_env = False
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise LiveError(f"{server.name}: gunicorn exited ({server.process.returncode}):\n{server.log_tail()}")
+            try:
+                response = http.get(server.url(path), timeout=START_TIMEOUT)
+            except requests.ConnectionError:
+                time.sleep(0.1)
+                continue
+            if response.status_code == 200:
+                return
+            raise LiveError(f"{server.name}: {path} answered {response.status_code}:\n{server.log_tail()}")
     raise LiveError(f"{server.name}: no answer on port {server.port} within {START_TIMEOUT:.0f}s:\n{server.log_tail()}")
 
 
@@ -279,8 +323,10 @@ def gunicorn(
     ready_path: str = RSVP_PATH,
     workers: int = WORKERS,
     cwd: Path = ROOT,
+    access_log: bool = True,
 ) -> Iterator[Server]:
-    server = start_gunicorn(name, app_spec, env, folder, workers=workers, cwd=cwd)
+    """A server answering 200 on `ready_path`; its whole process group is stopped when the block ends."""
+    server = start_gunicorn(name, app_spec, env, folder, workers=workers, cwd=cwd, access_log=access_log)
     try:
         wait_until_ready(server, ready_path)
         yield server
