@@ -13,8 +13,6 @@ import json
 import os
 import queue
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -31,6 +29,7 @@ import requests
 from flask import Flask
 
 from app import register_identity
+from tests.concurrency.live import free_port, stop_process_group
 from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,12 +80,6 @@ def require_node() -> str:
     return node
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_provider(redirect_uris: list[str], accounts: dict[str, Any] | None = None) -> Iterator[RunningProvider]:
     node = require_node()
@@ -110,6 +103,7 @@ def running_provider(redirect_uris: list[str], accounts: dict[str, Any] | None =
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            start_new_session=True,  # stopped as a group, like the live servers
         )
         lines: queue.Queue[str | None] = queue.Queue()
 
@@ -123,19 +117,12 @@ def running_provider(redirect_uris: list[str], accounts: dict[str, Any] | None =
         try:
             issuer = _wait_until_ready(lines, timeout=30)
             if issuer is None:
-                process.kill()
-                process.wait(5)
+                stop_process_group(process, "oidc-provider", term_timeout=5)
                 stderr.seek(0)
                 raise RuntimeError(f"oidc-provider did not start (exit {process.returncode}):\n{stderr.read()}")
             yield RunningProvider(issuer, process)
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
+            stop_process_group(process, "oidc-provider", term_timeout=10)
 
 
 def _wait_until_ready(lines: queue.Queue[str | None], timeout: float) -> str | None:
