@@ -31,6 +31,7 @@ from flask import Flask, current_app, has_app_context, render_template
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+import links
 from extensions import db
 from models import Rsvp, Talk
 from services import delivery, mail_text, outbox
@@ -83,12 +84,11 @@ def now() -> datetime:
 
 
 def links_for(talk: Talk, rsvp: Rsvp) -> mail_text.Links:
-    config = current_app.config
-    site = config["SITE_URL"].rstrip("/")
+    """The links in an email, made as a page makes them (links.py), with or without a request."""
     return mail_text.Links(
-        talk_url=f"{site}/talks/{talk.slug}",
-        manage_url=f"{site}/rsvp/{manage_token(config['SECRET_KEY'], rsvp)}",
-        domain=site.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "lectern.invalid",
+        talk_url=links.link_for("public.talk_page", slug=talk.slug),
+        manage_url=links.link_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], rsvp)),
+        domain=links.domain(current_app.config["SITE_URL"]),
     )
 
 
