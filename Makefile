@@ -40,7 +40,7 @@ demo: db
 # The web server and the job consumer (emails, reminders, retention) side by side; Ctrl-C stops both.
 run: demo
 	@export LECTERN_ENV=$${LECTERN_ENV:-development}; \
-	$(BIN)/huey_consumer jobs.huey --workers 2 --worker-type thread --logfile instance/jobs.log --quiet & \
+	$(BIN)/huey_consumer consumer.huey --workers 2 --worker-type thread --logfile instance/jobs.log --quiet & \
 	consumer=$$!; trap 'kill $$consumer 2>/dev/null; wait $$consumer 2>/dev/null' EXIT; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

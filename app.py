@@ -29,8 +29,9 @@ from services.pagecache import PageCache
 HERE = Path(__file__).resolve().parent
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    """The web server, each `flask` command and the job consumer (consumer.py) all start here."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     load_config(app, config)
     register_proxy(app)
     register_extensions(app)
@@ -136,8 +137,8 @@ def register_mail(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
-    # Immediate mode runs each job inside the request that enqueues it: for tests only.
-    jobs.huey.immediate = bool(app.config["JOBS_IMMEDIATE"])
+    """This app's job queue (jobs.AppQueue), from its own configuration: Redis, SQLite, or run at once."""
+    app.extensions["lectern.queue"] = jobs.AppQueue(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     limiter.init_app(app)
 

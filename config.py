@@ -31,6 +31,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'lectern.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if not app.config.get("JOBS_DB"):
+        app.config["JOBS_DB"] = str(instance / "jobs.db")
     app.config["SITE_URL"] = site_url(app.config["SITE_URL"])
     # Merged, not replaced: an instance adding a pool size keeps parameters hidden from logs.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {

@@ -68,6 +68,9 @@ JOBS_IMMEDIATE = False
 # Redis for the job queue and the rate limits, shared by several processes or hosts.
 REDIS_URL = ""
 
+# Without Redis, the job queue is this SQLite file. Empty means `jobs.db` in the instance folder.
+JOBS_DB = ""
+
 # Attendee data of a talk is erased this many days after it.
 ATTENDEE_RETENTION_DAYS = 180
 

@@ -2,64 +2,81 @@
 
 Huey, because it has both an embedded SQLite queue (nothing to install on a laptop) and a
 Redis one (several hosts sharing work) behind the same API, plus periodic tasks for the
-outbox sweep, reminders and data retention. `LECTERN_REDIS_URL` selects Redis.
+outbox sweep, reminders and data retention.
 
 Every task is idempotent: the outbox records what is done, so a retry or a duplicate enqueue
 sends nothing twice.
+
+Queues. The tasks are declared once, below, on `tasks`. The queue itself belongs to an app:
+`create_app` gives each app an `AppQueue` made from that app's configuration (config.py
+`load_config`: defaults.py, then instance/config.py, then LECTERN_* variables), so the web
+server, the `flask` commands and the consumer (consumer.py, which creates its app once) all use
+the queue that one configuration names: Redis with REDIS_URL, else the SQLite file JOBS_DB.
+With JOBS_IMMEDIATE (tests) an app's queue runs each job at once, inside the request that
+enqueued it; that is the app's own setting, whatever other apps the process holds.
+
+Enqueueing a declared task (`deliver_message(id)`) puts it on the queue of the current app.
+A task runs in an app context: the request's, when run at once; else a context of the app
+whose queue the consumer serves, pushed for that task alone.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, has_app_context, render_template
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import Huey, crontab
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+import links
 from extensions import db
 from models import Rsvp, Talk
 from services import delivery, mail_text, outbox
 from services.tokens import manage_token
 
 log = logging.getLogger(__name__)
-HERE = Path(__file__).resolve().parent
+QUEUE_NAME = "lectern"
 
 
-def make_huey() -> SqliteHuey | RedisHuey:
-    if url := os.environ.get("LECTERN_REDIS_URL"):
-        return RedisHuey("lectern", url=url)
-    path = Path(os.environ.get("LECTERN_JOBS_DB") or HERE / "instance" / "jobs.db")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("lectern", filename=str(path))
+class TaskDeclarations(Huey):
+    """Where the tasks are declared. It holds none: enqueueing goes to the current app's queue."""
+
+    def enqueue(self, task: Any) -> Any:
+        return current_app.extensions["lectern.queue"].enqueue(task)
 
 
-huey = make_huey()
-_consumer_app: Flask | None = None
-_consumer_app_lock = threading.Lock()
+tasks = TaskDeclarations(QUEUE_NAME, storage_class=MemoryStorage)
 
 
-@contextmanager
-def app_context() -> Iterator[Flask]:
-    """The web app's context when called from a request (immediate mode), else the consumer's own app."""
-    global _consumer_app
-    if has_app_context():
-        yield current_app._get_current_object()  # type: ignore[attr-defined]
-        return
-    with _consumer_app_lock:  # the consumer runs tasks in several threads: one app for all
-        if _consumer_app is None:
-            from app import create_app
+class AppQueue(Huey):
+    """One app's job queue, as its configuration says: Redis, a SQLite file, or run at once."""
 
-            _consumer_app = create_app()
-    with _consumer_app.app_context():
-        try:
-            yield _consumer_app
-        finally:
-            db.session.remove()
+    def __init__(self, app: Flask) -> None:
+        config = app.config
+        options: dict[str, Any]
+        if config["REDIS_URL"]:
+            options = {"storage_class": RedisStorage, "url": config["REDIS_URL"]}
+        else:
+            options = {"storage_class": SqliteStorage, "filename": config["JOBS_DB"]}
+            if not config["JOBS_IMMEDIATE"]:
+                Path(config["JOBS_DB"]).parent.mkdir(parents=True, exist_ok=True)
+        # Immediate mode keeps its results in memory and never opens the configured storage.
+        super().__init__(QUEUE_NAME, immediate=bool(config["JOBS_IMMEDIATE"]), **options)
+        self.app = app
+        # The tasks declared below, for every app: a message names its task ("jobs.deliver_message").
+        self._registry = tasks._registry
+
+    def execute(self, task: Any, timestamp: datetime | None = None) -> Any:
+        if has_app_context() and current_app._get_current_object() is self.app:  # type: ignore[attr-defined]
+            return super().execute(task, timestamp)  # run at once, inside the request that enqueued it
+        with self.app.app_context():  # in the consumer: a context for this task alone
+            try:
+                return super().execute(task, timestamp)
+            finally:
+                db.session.remove()
 
 
 def now() -> datetime:
@@ -67,28 +84,26 @@ def now() -> datetime:
 
 
 def links_for(talk: Talk, rsvp: Rsvp) -> mail_text.Links:
-    config = current_app.config
-    site = config["SITE_URL"].rstrip("/")
+    """The links in an email, made as a page makes them (links.py), with or without a request."""
     return mail_text.Links(
-        talk_url=f"{site}/talks/{talk.slug}",
-        manage_url=f"{site}/rsvp/{manage_token(config['SECRET_KEY'], rsvp)}",
-        domain=site.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "lectern.invalid",
+        talk_url=links.link_for("public.talk_page", slug=talk.slug),
+        manage_url=links.link_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], rsvp)),
+        domain=links.domain(current_app.config["SITE_URL"]),
     )
 
 
-@huey.task()
+@tasks.task()
 def deliver_message(message_id: int) -> str:
-    with app_context() as app:
-        result = delivery.deliver(
-            db.session,
-            message_id,
-            mailer=app.extensions["lectern.mailer"],
-            links_for=links_for,
-            render=render_template,
-            now=now(),
-        )
-        log.info("outbox message %s: %s", message_id, result)
-        return result
+    result = delivery.deliver(
+        db.session,
+        message_id,
+        mailer=current_app.extensions["lectern.mailer"],
+        links_for=links_for,
+        render=render_template,
+        now=now(),
+    )
+    log.info("outbox message %s: %s", message_id, result)
+    return result
 
 
 def dispatch(ids: list[int]) -> None:
@@ -107,29 +122,26 @@ def commit_and_dispatch() -> None:
     dispatch(ids)
 
 
-@huey.periodic_task(crontab(minute="*"))
+@tasks.periodic_task(crontab(minute="*"))
 def sweep_outbox() -> int:
     """Re-enqueue everything still owed: failed sends whose retry is due, lost hand-offs."""
-    with app_context():
-        ids = outbox.owed(db.session, now())
-        db.session.rollback()
+    ids = outbox.owed(db.session, now())
+    db.session.rollback()
     dispatch(ids)
     return len(ids)
 
 
-@huey.periodic_task(crontab(minute="*/10"))
+@tasks.periodic_task(crontab(minute="*/10"))
 def send_reminders() -> int:
-    with app_context():
-        count = delivery.queue_reminders(db.session, now())
-        commit_and_dispatch()
-        return count
+    count = delivery.queue_reminders(db.session, now())
+    commit_and_dispatch()
+    return count
 
 
-@huey.periodic_task(crontab(hour="3", minute="17"))
+@tasks.periodic_task(crontab(hour="3", minute="17"))
 def purge_attendee_data() -> int:
-    with app_context() as app:
-        count = delivery.purge_attendee_data(
-            db.session, now(), keep=timedelta(days=app.config["ATTENDEE_RETENTION_DAYS"])
-        )
-        db.session.commit()
-        return count
+    count = delivery.purge_attendee_data(
+        db.session, now(), keep=timedelta(days=current_app.config["ATTENDEE_RETENTION_DAYS"])
+    )
+    db.session.commit()
+    return count

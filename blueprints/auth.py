@@ -11,9 +11,10 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from wtforms import EmailField, SubmitField
 from wtforms.validators import DataRequired, Email
 
+import links
 from adapters.identity import Identity, IdentityProvider, LoginFailed
 from blueprints.forms import LecternForm
-from blueprints.public import absolute, series
+from blueprints.public import series
 from extensions import db
 from models import Organizer
 from services import organizers
@@ -70,7 +71,7 @@ def login() -> Any:
         return render_template("auth/failed.html", reason="Organizer login is not set up on this site yet."), 503
     session["login_next"] = next_url
     try:
-        return provider.start_login(absolute(url_for("auth.callback")))
+        return provider.start_login(links.link_for("auth.callback"))
     except LoginFailed as failure:
         session.clear()
         return render_template("auth/failed.html", reason=failure.reason), 503

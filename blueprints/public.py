@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
+import links
 from blueprints.cached_pages import talk_key
 from extensions import db
 from models import Series, Talk
@@ -32,20 +33,12 @@ def series() -> Series:
 
 
 def site_domain() -> str:
-    return urlsplit(current_app.config["SITE_URL"]).hostname or "lectern.invalid"
-
-
-def absolute(path: str) -> str:
-    """An address on this site from a `url_for` path, built from SITE_URL, never from the
-    request's Host header (which anyone can set, and which would then reach every visitor
-    through the page cache). The path already holds SITE_URL's prefix (SCRIPT_NAME is pinned to
-    it), so only SITE_URL's scheme and host go in front."""
-    parts = urlsplit(current_app.config["SITE_URL"])
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    return links.domain(current_app.config["SITE_URL"])
 
 
 def talk_url(talk: Talk) -> str:
-    return absolute(url_for("public.talk_page", slug=talk.slug))
+    """The talk page's address, as emails give it (links.py: from SITE_URL, never the Host header)."""
+    return links.link_for("public.talk_page", slug=talk.slug)
 
 
 def google_calendar_link(talk: Talk, tz: ZoneInfo) -> str:
@@ -149,8 +142,8 @@ def atom_feed() -> Response:
     body = feed.upcoming_feed(
         the_series,
         upcoming,
-        site_url=absolute(url_for("public.index")),
-        feed_url=absolute(url_for("public.atom_feed")),
+        site_url=links.link_for("public.index"),
+        feed_url=links.link_for("public.atom_feed"),
         url_for_talk=talk_url,
         updated=updated,
     )

@@ -1,0 +1,124 @@
+"""The job queue comes from the app's configuration, for the web server and the consumer alike."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from huey import RedisHuey
+
+import consumer
+import jobs
+from app import create_app
+from tests.conftest import dispose, make_app, skip_or_fail
+from tests.rsvp_support import make_talk, sent, text_part
+
+ROOT = Path(__file__).resolve().parents[1]
+# A Redis database of this file's own, flushed before and after (see also tests/concurrency).
+REDIS_URL = f"{os.environ.get('TEST_REDIS_URL', 'redis://127.0.0.1:6379').rstrip('/')}/11"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {error}")
+    client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def sign_up(app: Flask, email: str, slug: str = "a-talk") -> None:
+    response = app.test_client().post(f"/talks/{slug}/rsvp", data={"name": "Ada", "email": email, "mode": "room"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def test_a_redis_url_in_instance_config_moves_the_queue_of_the_web_app_and_the_consumer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    for key in [key for key in os.environ if key.startswith("LECTERN_")]:
+        monkeypatch.delenv(key)  # instance/config.py alone says where the queue is
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        f"REDIS_URL = {redis_url!r}\n"
+        f"DATABASE_URL = {'sqlite:///' + str(tmp_path / 'lectern.db')!r}\n"
+        "SECRET_KEY = 'test-secret'\n"
+        "SITE_URL = 'http://lectern.test'\n"
+        "MAIL_BACKEND = 'memory'\n"
+        "WTF_CSRF_ENABLED = False\n"
+    )
+    web = create_app(instance_path=str(instance))
+    with web.app_context():
+        flask_migrate.upgrade()
+        make_talk(5)
+    # The consumer's app, made as `huey_consumer consumer.huey` makes it (consumer.py).
+    served = consumer.make_queue(str(instance))
+    try:
+        sign_up(web, "ada@example.org")
+        assert sent(web) == [], "queued for the consumer, not sent by the web app"
+        assert RedisHuey(jobs.QUEUE_NAME, url=redis_url).pending_count() == 1, "the job waits in Redis"
+        assert not (instance / "jobs.db").exists(), "no SQLite queue beside it"
+
+        task = served.dequeue()
+        assert task is not None, "the consumer reads the queue the web app wrote to"
+        served.execute(task)
+        [email] = sent(served.app)
+        assert email["To"] == "Ada <ada@example.org>"
+        assert "http://lectern.test/rsvp/" in text_part(email)
+        assert served.pending_count() == 0
+    finally:
+        dispose(web)
+        dispose(served.app)
+
+
+def test_immediate_mode_belongs_to_the_app_that_enqueues(tmp_path: Path) -> None:
+    (tmp_path / "now").mkdir()
+    (tmp_path / "later").mkdir()
+    immediate = make_app(tmp_path / "now")
+    queued = make_app(tmp_path / "later", JOBS_IMMEDIATE=False, JOBS_DB=str(tmp_path / "later" / "jobs.db"))
+    try:
+        for app in (immediate, queued):
+            with app.app_context():
+                make_talk(5)
+        sign_up(immediate, "ada@example.org")  # the app created last queues its jobs: this one still runs them
+        sign_up(queued, "bob@example.org")
+        assert [email["To"] for email in sent(immediate)] == ["Ada <ada@example.org>"]
+        assert sent(queued) == []
+        assert queued.extensions["lectern.queue"].pending_count() == 1
+
+        another = make_app(tmp_path / "now", DATABASE_URL=f"sqlite:///{tmp_path / 'another.db'}")
+        dispose(another)
+        sign_up(queued, "cy@example.org")  # an app created since runs its jobs at once; this one still queues
+        assert sent(queued) == []
+        assert queued.extensions["lectern.queue"].pending_count() == 2
+    finally:
+        dispose(immediate)
+        dispose(queued)
+
+
+def test_the_jobs_module_does_not_import_the_app() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LECTERN_")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, jobs; print('app' in sys.modules)"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
