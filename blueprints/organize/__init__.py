@@ -16,7 +16,7 @@ from blueprints.public import series
 from extensions import db
 from models import Organizer, Talk
 from services import audit as audit_trail
-from services import signups
+from services import signups, talk_editing
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
 
@@ -59,11 +59,12 @@ def get_talk(talk_id: int) -> Talk:
     return talk
 
 
-def lock_talk(talk_id: int) -> Talk:
-    try:
-        return signups.lock_talk(db.session, talk_id)
-    except signups.SignupError:
+def talk_to_change(talk_id: int) -> Talk:
+    """The talk, locked for this request's changes (see `talk_editing.talk_to_change`)."""
+    talk = talk_editing.talk_to_change(db.session, talk_id)
+    if talk is None:
         abort(404)
+    return talk
 
 
 def consequences(promoted: list[Any], told: int) -> str:

@@ -39,8 +39,8 @@ def attendees(talk_id: int) -> str:
 
 
 def _rsvp_of(talk: Talk, rsvp_id: int) -> Rsvp:
-    rsvp = db.session.get(Rsvp, rsvp_id)
-    if rsvp is None or rsvp.talk_id != talk.id:
+    rsvp = signups.rsvp_of(db.session, talk, rsvp_id)
+    if rsvp is None:
         abort(404)
     return rsvp
 
@@ -83,9 +83,7 @@ def attendees_csv(talk_id: int) -> Response:
 def check_in_list(talk_id: int) -> str:
     talk = get_talk(talk_id)
     query = (request.args.get("q") or "").strip().lower()
-    people = export.attendees(db.session, talk, (RsvpStatus.SEATED, RsvpStatus.WAITING, RsvpStatus.ONLINE))
-    if query:
-        people = [r for r in people if query in r.name.lower() or query in r.email]
+    people = export.check_in_list(db.session, talk, query)
     return render_template(
         "organize/check_in.html",
         talk=talk,

@@ -11,9 +11,8 @@ import jobs
 from blueprints.organize import bp, log, now, series
 from blueprints.organize_forms import ImportForm
 from extensions import db
-from models import Talk
 from services import audit
-from services.importer import Importer, ImportSettings
+from services.importer import import_upload
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -25,10 +24,10 @@ def import_post() -> Any:
         return render_template("organize/import.html", form=form), 400
     upload = form.post.data
     name = secure_filename(upload.filename or "post.md") or "post.md"
-    importer = Importer(db.session, series(), ImportSettings(site_url=form.site_url.data or None), now=now())
-    report = importer.import_post_text(upload.read(), name)
-    if report.talk is not None and report.outcome in {"imported", "updated"}:
-        talk = db.session.scalars(db.select(Talk).where(Talk.slug == report.talk["slug"])).one()
+    report, talk = import_upload(
+        db.session, series(), upload.read(), name, site_url=form.site_url.data or None, now=now()
+    )
+    if talk is not None:
         log(f"talk.{report.outcome}", f"talk {talk.slug}", report.before, audit.talk_snapshot(talk))
     jobs.commit_and_dispatch()
     status = 400 if report.outcome == "failed" else 200

@@ -10,7 +10,7 @@ import jobs
 from blueprints.organize import bp, consequences, log, now, series
 from blueprints.organize_forms import ConfirmForm, RoomForm
 from extensions import db
-from models import Room, Rsvp, Talk
+from models import Room
 from services import audit, signups
 from services.talk_editing import EditError, delete_room, save_room
 
@@ -57,7 +57,7 @@ def edit_room(room_id: int) -> Any:
                     directions=form.directions.data or "",
                     room=room,
                 )
-                promoted = _seat_waiting_lists(room)
+                promoted = signups.seat_waiting_lists(db.session, room.id, now())
                 log("room.update", f"room {room.name}", before, audit.room_snapshot(room))
                 jobs.commit_and_dispatch()
                 flash(f"Saved {room.name}." + consequences(promoted, 0))
@@ -67,19 +67,6 @@ def edit_room(room_id: int) -> Any:
                 form.form_errors.append(str(error))
         return render_template("organize/room_form.html", form=form, room=room), 400
     return render_template("organize/room_form.html", form=form, room=room)
-
-
-def _seat_waiting_lists(room: Room) -> list[Rsvp]:
-    """A room with more seats: its upcoming talks that use the room's capacity seat their waiting lists."""
-    promoted: list[Rsvp] = []
-    upcoming = db.session.scalars(
-        db.select(Talk.id).where(Talk.room_id == room.id, Talk.room_capacity.is_(None), Talk.ends_at > now())
-    ).all()
-    for talk_id in upcoming:
-        talk = signups.lock_talk(db.session, talk_id)
-        if not talk.is_cancelled:
-            promoted += signups.fill_seats(db.session, talk, now())
-    return promoted
 
 
 @bp.post("/rooms/<int:room_id>/delete")

@@ -10,7 +10,6 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.organize import actor, bp, log, series
 from blueprints.organize_forms import ConfirmForm, InviteForm, SeriesForm
 from extensions import db
-from models import Organizer
 from services import audit, organizers
 from services.talk_editing import EditError, save_series
 
@@ -69,13 +68,14 @@ def team() -> Any:
 
 @bp.post("/organizers/<int:organizer_id>/remove")
 def remove_organizer(organizer_id: int) -> Any:
-    organizer = db.session.get(Organizer, organizer_id) or abort(404)
+    organizer = organizers.by_id(db.session, organizer_id) or abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if organizer.id == g.organizer.id:
-        flash("You cannot remove yourself; ask another organizer.", "error")
+    try:
+        organizers.remove(db.session, organizer, by=g.organizer)
+    except organizers.OrganizerError as error:
+        flash(str(error), "error")
         return redirect(url_for("organize.team"))
-    organizers.remove(db.session, organizer)
     log("organizer.remove", f"organizer {organizer.email}", {"email": organizer.email}, None)
     db.session.commit()
     flash(f"{organizer.email} can no longer organize.")

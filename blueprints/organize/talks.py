@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -9,30 +10,19 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
 import jobs
-from blueprints.organize import bp, consequences, get_talk, lock_talk, log, now, series
+from blueprints.organize import bp, consequences, get_talk, log, now, series, talk_to_change
 from blueprints.organize_forms import ConfirmForm, TalkForm
 from blueprints.public import google_calendar_link
 from extensions import db
-from models import Semester, Talk, TalkStatus
-from services import audit, signups
-from services.talk_editing import (
-    EditError,
-    PartData,
-    TalkData,
-    apply_talk,
-    attendee_change,
-    attendee_facts,
-    parse_speaker_lines,
-    set_status,
-    speaker_lines,
-    talks_for_organizers,
-)
+from models import Talk, TalkStatus
+from services import audit, talk_editing
+from services.talk_editing import EditError, PartData, TalkData, parse_speaker_lines, speaker_lines
 
 
 @bp.get("/")
 def talks() -> str:
     the_series = series()
-    upcoming, past = talks_for_organizers(db.session, now())
+    upcoming, past = talk_editing.talks_for_organizers(db.session, now())
     return render_template(
         "organize/talks.html",
         series=the_series,
@@ -48,8 +38,9 @@ def _choices(form: TalkForm) -> None:
     form.room.choices = [SelectChoice(0, "No room (online only)")] + [
         SelectChoice(room.id, room.name) for room in the_series.rooms
     ]
-    semesters = db.session.scalars(db.select(Semester).order_by(Semester.slug.desc())).all()
-    form.semester.choices = [SelectChoice(0, "From the date")] + [SelectChoice(s.id, s.name) for s in semesters]
+    form.semester.choices = [SelectChoice(0, "From the date")] + [
+        SelectChoice(s.id, s.name) for s in talk_editing.semesters(db.session)
+    ]
 
 
 def _form_for(talk: Talk | None) -> TalkForm:
@@ -157,29 +148,25 @@ def _edit(talk: Talk | None) -> Any:
     if not form.validate():
         return render_template("organize/talk_form.html", form=form, talk=talk, heading=title), 400
     before = audit.talk_snapshot(talk) if talk is not None else None
-    facts = attendee_facts(talk) if talk is not None else None
     try:
         data = _talk_data(form)
-        with db.session.no_autoflush:
-            saved = apply_talk(db.session, series(), data, talk)
+        if form.preview.data:
+            draft = talk_editing.draft_talk(db.session, series(), data, talk)
+        else:
+            result = talk_editing.save_talk(db.session, series(), data, talk, now())
     except EditError as error:
         db.session.rollback()
         _field_error(form, error)
         return render_template("organize/talk_form.html", form=form, talk=talk, heading=title), 400
     if form.preview.data:
         with db.session.no_autoflush:
-            page = _preview(saved)
+            page = _preview(draft)
         db.session.rollback()  # a preview saves nothing
         return render_template("organize/talk_form.html", form=form, talk=talk, heading=title, preview=page)
-    db.session.add(saved)
-    db.session.flush()
-    # More seats go to the people in line (not for a cancelled talk: nobody is coming).
-    promoted = signups.fill_seats(db.session, saved, now()) if not saved.is_cancelled else []
-    what = attendee_change(facts, saved) if facts is not None else None
-    told = signups.notify_talk_changed(db.session, saved, what) if what else 0
+    saved = result.talk
     log("talk.create" if talk is None else "talk.update", f"talk {saved.slug}", before, audit.talk_snapshot(saved))
     jobs.commit_and_dispatch()
-    flash(f"Saved “{saved.title}”." + consequences(promoted, told))
+    flash(f"Saved “{saved.title}”." + consequences(result.promoted, result.told))
     return redirect(url_for("organize.edit_talk", talk_id=saved.id))
 
 
@@ -213,23 +200,19 @@ def new_talk() -> Any:
 
 @bp.route("/talks/<int:talk_id>/edit", methods=["GET", "POST"])
 def edit_talk(talk_id: int) -> Any:
-    if request.method == "POST":
-        lock_talk(talk_id)  # capacity or time may change: no sign-up may slip in between
-    return _edit(get_talk(talk_id))
+    return _edit(talk_to_change(talk_id) if request.method == "POST" else get_talk(talk_id))
 
 
 @bp.route("/talks/<int:talk_id>/delete", methods=["GET", "POST"])
 def delete_talk(talk_id: int) -> Any:
-    talk = get_talk(talk_id)
+    talk = talk_to_change(talk_id) if request.method == "POST" else get_talk(talk_id)
     form = ConfirmForm()
-    signed_up = signups.counts(db.session, talk)
-    active = signed_up.seated + signed_up.waiting + signed_up.online
-    if active and not talk.is_cancelled:
-        # Deleting would erase their sign-ups without a word: cancelling tells them first.
+    active = talk_editing.signups_in_the_way(db.session, talk)
+    if active:
         return render_template("organize/confirm_delete.html", talk=talk, form=form, active=active), 409
     if request.method == "POST" and form.validate_on_submit():
         before = audit.talk_snapshot(talk)
-        db.session.delete(talk)
+        talk_editing.delete_talk(db.session, talk)
         log("talk.delete", f"talk {talk.slug}", before, None)
         db.session.commit()
         flash(f"Deleted “{talk.title}”.")
@@ -237,15 +220,13 @@ def delete_talk(talk_id: int) -> Any:
     return render_template("organize/confirm_delete.html", talk=talk, form=form)
 
 
-def _change(talk_id: int, action: str, change: Any, message: str) -> Any:
-    talk = lock_talk(talk_id)
+def _change(talk_id: int, action: str, change: Callable[[Talk], int], message: str) -> Any:
+    """A button on a talk: `change` applies it to the locked talk and says how many people were told."""
+    talk = talk_to_change(talk_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     before = audit.talk_snapshot(talk)
-    facts = attendee_facts(talk)
-    change(talk)
-    what = attendee_change(facts, talk)
-    told = signups.notify_talk_changed(db.session, talk, what) if what else 0
+    told = change(talk)
     log(action, f"talk {talk.slug}", before, audit.talk_snapshot(talk))
     jobs.commit_and_dispatch()
     flash(message.format(title=talk.title) + consequences([], told))
@@ -258,23 +239,33 @@ def _local(url: str | None) -> bool:
 
 @bp.post("/talks/<int:talk_id>/publish")
 def publish_talk(talk_id: int) -> Any:
-    return _change(talk_id, "talk.publish", lambda t: setattr(t, "published", True), "“{title}” is public.")
+    return _change(
+        talk_id, "talk.publish", lambda t: talk_editing.set_published(db.session, t, True), "“{title}” is public."
+    )
 
 
 @bp.post("/talks/<int:talk_id>/unpublish")
 def unpublish_talk(talk_id: int) -> Any:
-    return _change(talk_id, "talk.unpublish", lambda t: setattr(t, "published", False), "“{title}” is hidden.")
+    return _change(
+        talk_id, "talk.unpublish", lambda t: talk_editing.set_published(db.session, t, False), "“{title}” is hidden."
+    )
 
 
 @bp.post("/talks/<int:talk_id>/cancel")
 def cancel_talk(talk_id: int) -> Any:
     return _change(
-        talk_id, "talk.cancel", lambda t: set_status(t, TalkStatus.CANCELLED), "“{title}” is marked cancelled."
+        talk_id,
+        "talk.cancel",
+        lambda t: talk_editing.change_status(db.session, t, TalkStatus.CANCELLED),
+        "“{title}” is marked cancelled.",
     )
 
 
 @bp.post("/talks/<int:talk_id>/reinstate")
 def reinstate_talk(talk_id: int) -> Any:
     return _change(
-        talk_id, "talk.reinstate", lambda t: set_status(t, TalkStatus.SCHEDULED), "“{title}” is scheduled again."
+        talk_id,
+        "talk.reinstate",
+        lambda t: talk_editing.change_status(db.session, t, TalkStatus.SCHEDULED),
+        "“{title}” is scheduled again.",
     )
