@@ -29,6 +29,15 @@ def attendees(session: Session, talk: Talk, statuses: tuple[RsvpStatus, ...] | N
     return list(session.scalars(query.order_by(Rsvp.queued_at, Rsvp.id)))
 
 
+def check_in_list(session: Session, talk: Talk, search: str = "") -> list[Rsvp]:
+    """Everyone expected at the door (in the room, waiting, online); with a search (lower case),
+    only those whose name or address holds it."""
+    people = attendees(session, talk, (RsvpStatus.SEATED, RsvpStatus.WAITING, RsvpStatus.ONLINE))
+    if search:
+        people = [r for r in people if search in r.name.lower() or search in r.email]
+    return people
+
+
 def csv_lines(session: Session, talk: Talk, tz: ZoneInfo, batch: int = 500) -> Iterator[str]:
     """The CSV, one line at a time; rows come from the database in batches, never all at once."""
     buffer = io.StringIO()

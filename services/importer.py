@@ -476,3 +476,13 @@ def normalise_name(name: str) -> str:
 
 def reports_failed(reports: Iterable[FileReport]) -> bool:
     return any(report.failed for report in reports)
+
+
+def import_upload(
+    session: Session, series: Series, raw: bytes, name: str, *, site_url: str | None, now: datetime
+) -> tuple[FileReport, Talk | None]:
+    """One post an organizer uploaded, with the talk it imported or updated (None otherwise)."""
+    report = Importer(session, series, ImportSettings(site_url=site_url), now=now).import_post_text(raw, name)
+    if report.talk is None or report.outcome not in {"imported", "updated"}:
+        return report, None
+    return report, session.scalars(select(Talk).where(Talk.slug == report.talk["slug"])).one()

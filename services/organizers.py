@@ -41,9 +41,12 @@ def add(session: Session, email: str, *, invited_by: str = "") -> Organizer:
     return organizer
 
 
-def remove(session: Session, who: str | Organizer) -> Organizer:
+def remove(session: Session, who: str | Organizer, *, by: Organizer | None = None) -> Organizer:
     """Take someone off the list (an organizer's row, or an address typed at the command line);
-    their sessions end with the row."""
+    their sessions end with the row. An organizer removing someone (`by`) cannot remove
+    themself: another organizer does it."""
+    if by is not None and isinstance(who, Organizer) and who.id == by.id:
+        raise OrganizerError("You cannot remove yourself; ask another organizer.")
     if isinstance(who, Organizer):
         organizer: Organizer | None = who
     else:

@@ -152,6 +152,12 @@ def counts(session: Session, talk: Talk) -> Counts:
     )
 
 
+def rsvp_of(session: Session, talk: Talk, rsvp_id: int) -> Rsvp | None:
+    """A sign-up to this talk; None when there is none by that number, or it is another talk's."""
+    rsvp = session.get(Rsvp, rsvp_id)
+    return rsvp if rsvp is not None and rsvp.talk_id == talk.id else None
+
+
 def waiting_position(session: Session, rsvp: Rsvp) -> int | None:
     """1 for the first in line; None when not waiting."""
     if rsvp.status != RsvpStatus.WAITING:
@@ -279,6 +285,19 @@ def fill_seats(session: Session, talk: Talk, now: datetime) -> list[Rsvp]:
         session.flush()
         outbox.add(session, "rsvp.promoted", rsvp=first, talk=talk)
         promoted.append(first)
+    return promoted
+
+
+def seat_waiting_lists(session: Session, room_id: int, now: datetime) -> list[Rsvp]:
+    """A room with more seats: its upcoming talks that use the room's capacity seat their waiting lists."""
+    promoted: list[Rsvp] = []
+    upcoming = session.scalars(
+        select(Talk.id).where(Talk.room_id == room_id, Talk.room_capacity.is_(None), Talk.ends_at > now)
+    ).all()
+    for talk_id in upcoming:
+        talk = lock_talk(session, talk_id)
+        if not talk.is_cancelled:
+            promoted += fill_seats(session, talk, now)
     return promoted
 
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, available_timezones
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Room, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
-from services import addresses
+from models import Room, Rsvp, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
+from services import addresses, signups
 from services.text import list_items
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -23,6 +23,14 @@ class EditError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class DeleteRefused(EditError):
+    """A talk that people are signed up to, and that is not cancelled, cannot be deleted."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} people are signed up to this talk; cancel it first, which tells them.")
+        self.active = active
 
 
 @dataclass
@@ -191,6 +199,84 @@ def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | No
     if not is_new and before != attendee_facts(talk):
         talk.sequence += 1
     return talk
+
+
+@dataclass
+class Saved:
+    """A talk saved, and what followed for the people signed up."""
+
+    talk: Talk
+    promoted: list[Rsvp] = field(default_factory=list)  # seated from the waiting list
+    told: int = 0  # told by email that the time, room or status changed
+
+
+def talk_to_change(session: Session, talk_id: int) -> Talk | None:
+    """The talk with its row locked for this unit of work (None when it is gone): its capacity,
+    time or status may change, and no sign-up may slip in between."""
+    try:
+        return signups.lock_talk(session, talk_id)
+    except signups.SignupError:
+        return None
+
+
+def semesters(session: Session) -> list[Semester]:
+    """The semesters a talk can be put in, the latest first."""
+    return list(session.scalars(select(Semester).order_by(Semester.slug.desc())))
+
+
+def draft_talk(session: Session, series: Series, data: TalkData, talk: Talk | None = None) -> Talk:
+    """A talk as the form would make it, for a preview: the caller rolls the session back."""
+    with session.no_autoflush:  # a half-filled talk must never reach the database
+        return apply_talk(session, series, data, talk)
+
+
+def save_talk(session: Session, series: Series, data: TalkData, talk: Talk | None, now: datetime) -> Saved:
+    """Create a talk, or change one (from `talk_to_change`). Its waiting list takes the seats
+    there are now (not for a cancelled talk: nobody is coming), and the people signed up are told
+    what changed for them. Nothing is committed here."""
+    facts = attendee_facts(talk) if talk is not None else None
+    saved = draft_talk(session, series, data, talk)
+    session.add(saved)
+    session.flush()
+    promoted = signups.fill_seats(session, saved, now) if not saved.is_cancelled else []
+    told = _tell_attendees(session, saved, facts) if facts is not None else 0
+    return Saved(saved, promoted, told)
+
+
+def set_published(session: Session, talk: Talk, published: bool) -> int:
+    """Show or hide a talk (from `talk_to_change`); the number of people told of it."""
+    facts = attendee_facts(talk)
+    talk.published = published
+    return _tell_attendees(session, talk, facts)
+
+
+def change_status(session: Session, talk: Talk, status: TalkStatus) -> int:
+    """Cancel or reinstate a talk (from `talk_to_change`); the number of people told of it."""
+    facts = attendee_facts(talk)
+    set_status(talk, status)
+    return _tell_attendees(session, talk, facts)
+
+
+def _tell_attendees(session: Session, talk: Talk, before: tuple[object, ...]) -> int:
+    what = attendee_change(before, talk)
+    return signups.notify_talk_changed(session, talk, what) if what else 0
+
+
+def signups_in_the_way(session: Session, talk: Talk) -> int:
+    """The active sign-ups that keep a talk from being deleted: deleting would erase them without
+    a word, while cancelling the talk tells them first. A cancelled talk has none in the way."""
+    if talk.is_cancelled:
+        return 0
+    signed_up = signups.counts(session, talk)
+    return signed_up.seated + signed_up.waiting + signed_up.online
+
+
+def delete_talk(session: Session, talk: Talk) -> None:
+    """Delete a talk (from `talk_to_change`) with its sign-ups, unless people signed up are in the way."""
+    active = signups_in_the_way(session, talk)
+    if active:
+        raise DeleteRefused(active)
+    session.delete(talk)
 
 
 def attendee_change(before: tuple[object, ...], talk: Talk) -> str | None:
