@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from models import OutboxMessage, Rsvp, Talk
@@ -131,7 +131,10 @@ def take_pending_ids(session: Session) -> list[int]:
     session.flush()
     pending = session.info.pop(PENDING_KEY, [])
     # A message added by a unit of work that was rolled back is no longer in the session.
-    return [message.id for message in pending if message in session and message.id is not None]
+    # Ids from the identity, not the attribute: a message deleted since (its sign-up erased)
+    # would raise on reloading, and the delivery of a gone message does nothing.
+    keys = [inspect(message).identity for message in pending if message in session]
+    return [key[0] for key in keys if key is not None]
 
 
 def forget_rsvp(session: Session, rsvp: Rsvp) -> None:
