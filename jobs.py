@@ -101,6 +101,7 @@ def deliver_message(message_id: int) -> str:
         links_for=links_for,
         render=render_template,
         now=now(),
+        enqueue=dispatch,
     )
     log.info("outbox message %s: %s", message_id, result)
     return result

@@ -388,6 +388,16 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set with done_at when Lectern stopped trying: organizers see these and may try again.
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Someone who is not a sign-up (a speaker): the message says whom it is for.
+    recipient_email: Mapped[str | None] = mapped_column(String(254))
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    # Another message to be done first (a join link to fetch before the confirmation that
+    # carries it), waited for until wait_until at most.
+    after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"), index=True)
+    wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rsvp: Mapped[Rsvp | None] = relationship()
     talk: Mapped[Talk | None] = relationship()
+    after: Mapped[OutboxMessage | None] = relationship(remote_side=[id])

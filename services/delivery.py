@@ -1,9 +1,17 @@
-"""Doing what the outbox says is owed: today, attendee emails."""
+"""Doing what the outbox says is owed, one handler per kind of work.
+
+services/outbox.py declares the kinds and names each one's handler; HANDLERS below holds them
+by that name. Claiming a message, leasing it while its work is done, backing off after a
+failure and giving up stay here, once for every kind: a handler only does its own work and
+says how it went (a `Result`). Today's one handler sends attendee emails.
+"""
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -27,6 +35,60 @@ LinksFor = Callable[[Talk, Rsvp], mail_text.Links]
 CLOCK_TOLERANCE = timedelta(seconds=30)
 
 
+class Outcome(enum.Enum):
+    DONE = "done"
+    NOTHING_TO_DO = "nothing to do"
+    TRY_AGAIN = "failed, try again later"
+    GIVE_UP = "failed for good"
+
+
+# Run in the unit of work that records the result, e.g. to add the messages that follow.
+FollowUp = Callable[[Session, OutboxMessage], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    note: str  # what happened, for the log: ids and words, never an attendee's address
+    error: str = ""  # why it failed, kept on the message for organizers
+    then: FollowUp | None = None
+
+
+def done(note: str = "sent", then: FollowUp | None = None) -> Result:
+    return Result(Outcome.DONE, note, then=then)
+
+
+def nothing_to_do(note: str) -> Result:
+    return Result(Outcome.NOTHING_TO_DO, note)
+
+
+def try_again(error: str, note: str = "failed, will try again") -> Result:
+    return Result(Outcome.TRY_AGAIN, note, error)
+
+
+def fail_for_good(error: str, note: str = "failed for good") -> Result:
+    return Result(Outcome.GIVE_UP, note, error)
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What handlers reach the outside world with."""
+
+    mailer: Mailer
+    links_for: LinksFor
+    render: mail_text.Render
+
+
+# The work itself, run once the claim is committed, with no transaction open.
+Work = Callable[[], Result]
+# Called with the message claimed and locked, in the claim's unit of work (where it may add
+# messages): decides at once (a Result) or returns the Work to do outside any transaction.
+Handler = Callable[[Session, OutboxMessage, Tools, datetime], "Result | Work"]
+Enqueue = Callable[[list[int]], None]
+
+HANDLERS: dict[str, Handler] = {}
+
+
 def deliver(
     session: Session,
     message_id: int,
@@ -35,13 +97,17 @@ def deliver(
     links_for: LinksFor,
     render: mail_text.Render,
     now: datetime,
+    enqueue: Enqueue | None = None,
 ) -> str:
-    """Send one owed message; idempotent. Returns what happened, for the log.
+    """Do the work of one owed message; idempotent. Returns what happened, for the log.
 
     Three short units of work: claim the message (under the write lock, so that two workers
-    given the same id cannot both take it), send with no transaction open, record the result.
-    A transaction held open across the send would, on SQLite, fail to commit whenever anyone
-    else wrote meanwhile, leaving a message that was sent marked as owed: sent twice.
+    given the same id cannot both take it), do the work with no transaction open, record the
+    result. A transaction held open across the work would, on SQLite, fail to commit whenever
+    anyone else wrote meanwhile, leaving a message that was sent marked as owed: sent twice.
+
+    `enqueue` receives the ids of messages that can go now (added by a handler, or waiting for
+    this one); without it the sweep finds them.
     """
     begin_write(session)
     message = session.scalars(
@@ -56,66 +122,111 @@ def deliver(
     if message.next_attempt_at > now + CLOCK_TOLERANCE:
         session.rollback()
         return "not due: being sent by another worker, or waiting to be tried again"
+    if (first := outbox.waiting_for(message, now)) is not None:
+        session.rollback()
+        return f"waiting for outbox message {first.id}"
+    kind = outbox.kind_of(message)
+    handler = HANDLERS.get(kind.handler) if kind else None
+    if handler is None:  # written by a version that knew this kind: no retry can help
+        return _record(session, message, fail_for_good(f"unknown kind {message.kind!r}", "unknown kind"), now, enqueue)
+    try:
+        decided = handler(session, message, Tools(mailer, links_for, render), now)
+    except Exception as error:  # a bug or bad data: back off instead of failing every sweep
+        log.exception("outbox message %s (%s) could not be handled", message_id, message.kind)
+        session.rollback()
+        return _record_again(session, message_id, try_again(f"could not be handled: {error!r}"), now, enqueue)
+    if isinstance(decided, Result):
+        return _record(session, message, decided, now, enqueue)
+    outbox.lease(message, now)
+    _commit(session, outbox.take_pending_ids(session), enqueue)
+
+    try:
+        result = decided()
+    except Exception as error:
+        log.exception("outbox message %s (%s) failed", message_id, kind.name if kind else message.kind)
+        result = try_again(repr(error))
+    return _record_again(session, message_id, result, now, enqueue)
+
+
+def _record(session: Session, message: OutboxMessage, result: Result, now: datetime, enqueue: Enqueue | None) -> str:
+    """Record how the work went, in the open unit of work, and commit it."""
+    if result.outcome in (Outcome.DONE, Outcome.NOTHING_TO_DO):
+        outbox.mark_done(message, now)
+    elif result.outcome == Outcome.TRY_AGAIN:
+        outbox.mark_failed(message, result.error, now)
+    else:
+        outbox.give_up(message, result.error, now)
+    if result.then is not None:
+        result.then(session, message)
+    ids = outbox.take_pending_ids(session)
+    if message.done_at is not None:
+        ids += outbox.waiting_on(session, message.id)
+    _commit(session, ids, enqueue)
+    return result.note
+
+
+def _record_again(session: Session, message_id: int, result: Result, now: datetime, enqueue: Enqueue | None) -> str:
+    """Record the result in a new unit of work (the claim was committed or rolled back)."""
+    _write_again(session)
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.done_at is not None:  # erased meanwhile, or done by another worker
+        session.commit()
+        return result.note
+    return _record(session, message, result, now, enqueue)
+
+
+def _commit(session: Session, ids: list[int], enqueue: Enqueue | None) -> None:
+    session.commit()
+    if ids and enqueue is not None:
+        enqueue(ids)
+
+
+def attendee_email(session: Session, message: OutboxMessage, tools: Tools, now: datetime) -> Result | Work:
+    """An email to the person of a sign-up, about it or its talk, with their calendar invite."""
     rsvp, talk = message.rsvp, message.talk
     if rsvp is None and talk is not None and message.kind == "rsvp.erased" and message.payload:
         rsvp = erased_attendee(message, talk, now)
     if rsvp is None or talk is None:
-        outbox.mark_done(message, now)
-        session.commit()
-        return "nothing to send: the sign-up was erased"
+        return nothing_to_do("nothing to send: the sign-up was erased")
     if not reachable(rsvp.email):
-        outbox.mark_done(message, now)
-        session.commit()
-        return "nothing to send: a walk-in without an address"
+        return nothing_to_do("nothing to send: a walk-in without an address")
     if rsvp.status == RsvpStatus.CANCELLED and message.kind not in STILL_DUE_AFTER_CANCEL:
         # Written before the person cancelled (a backlog, a mail server that was down): it would
         # now say the wrong thing. Their cancellation message is the one that goes out.
-        outbox.mark_done(message, now)
-        session.commit()
-        return "superseded: the sign-up was cancelled since"
+        return nothing_to_do("superseded: the sign-up was cancelled since")
     if message.kind in NOT_AFTER_THE_START and now >= talk.starts_at:
         # Written before the talk (a mail server that was down): a seat offered now would mislead.
-        outbox.mark_done(message, now)
-        session.commit()
-        return "superseded: the talk has started"
+        return nothing_to_do("superseded: the talk has started")
     try:
         email = mail_text.compose(
             message.kind,
             series=talk.series,
             talk=talk,
             rsvp=rsvp,
-            links=links_for(talk, rsvp),
+            links=tools.links_for(talk, rsvp),
             position=waiting_position(session, rsvp),
-            render=render,
+            render=tools.render,
             now=now,
             payload=message.payload,
         )
     except Exception as error:  # a bug or bad data: back off instead of failing every sweep
-        log.exception("email %s for outbox message %s could not be written", message.kind, message_id)
-        outbox.mark_failed(message, f"could not be written: {error!r}", now)
-        session.commit()
-        return "failed to compose, will try again"
-    kind, rsvp_id = message.kind, rsvp.id
-    outbox.lease(message, now)
-    session.commit()
+        log.exception("email %s for outbox message %s could not be written", message.kind, message.id)
+        return try_again(f"could not be written: {error!r}", "failed to compose, will try again")
+    kind, message_id, rsvp_id = message.kind, message.id, rsvp.id
 
-    try:
-        mailer.send(email)
-    except MailError as error:
-        _write_again(session)
-        message = session.get(OutboxMessage, message_id)
-        if message is not None:
-            outbox.mark_failed(message, str(error), now)
-        session.commit()
-        # Ids only: the log never holds an attendee's address.
-        log.warning("email %s (outbox message %s, sign-up %s) not sent: %s", kind, message_id, rsvp_id, error)
-        return "failed, will try again"
-    _write_again(session)
-    message = session.get(OutboxMessage, message_id)
-    if message is not None:  # erased while it was being sent
-        outbox.mark_done(message, now)
-    session.commit()
-    return "sent"
+    def send() -> Result:
+        try:
+            tools.mailer.send(email)
+        except MailError as error:
+            # Ids only: the log never holds an attendee's address.
+            log.warning("email %s (outbox message %s, sign-up %s) not sent: %s", kind, message_id, rsvp_id, error)
+            return try_again(str(error))
+        return done("sent")
+
+    return send
+
+
+HANDLERS[outbox.ATTENDEE_EMAIL] = attendee_email
 
 
 def erased_attendee(message: OutboxMessage, talk: Talk, now: datetime) -> Rsvp:

@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import flask_migrate
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from app import create_app
 from extensions import db
 from models import Organizer, Rsvp, RsvpStatus, Talk
+from services import outbox
 from tests.conftest import dispose
 from tests.rsvp_support import make_talk
 
@@ -48,5 +50,52 @@ def test_addresses_saved_with_an_idn_domain_are_kept_in_ascii_after_the_upgrade(
             )
             assert db.session.scalars(select(Organizer.email)).all() == ["ada@xn--bcher-kva.example"]
             assert db.session.get(Talk, talk_id).series.contact_email == "talks@xn--bcher-kva.example"
+    finally:
+        dispose(app)
+
+
+def test_messages_given_up_on_before_the_upgrade_are_listed_as_such(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",
+            "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
+            "SECRET_KEY": "test",
+            "MAIL_BACKEND": "memory",
+        }
+    )
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(revision="0006")
+            then = datetime(2030, 1, 1, tzinfo=UTC)
+            table = sa.table(
+                "outbox_message",
+                *(sa.column(name) for name in ("kind", "payload", "created_at", "attempts", "next_attempt_at")),
+                sa.column("last_error"),
+                sa.column("done_at", sa.DateTime(timezone=True)),
+            )
+            for error, done in (("gave up after 20 attempts: 550", then), ("", then), ("timeout", None)):
+                db.session.execute(
+                    table.insert().values(
+                        kind="rsvp.confirmation",
+                        payload="{}",
+                        created_at=then,
+                        attempts=20 if done and error else 1,
+                        next_attempt_at=then,
+                        last_error=error,
+                        done_at=done,
+                    )
+                )
+            db.session.commit()
+            db.session.remove()
+
+            flask_migrate.upgrade()
+
+            assert [(m.last_error, m.given_up_at) for m in outbox.given_up(db.session)] == [
+                ("gave up after 20 attempts: 550", then)
+            ]
+            message = outbox.add(db.session, "talk.changed", talk=make_talk(5))
+            db.session.commit()
+            assert message.id == 4 and message.after_id is None
     finally:
         dispose(app)

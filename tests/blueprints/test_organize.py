@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from extensions import db
-from models import AuditEntry, Organizer, Room, Series, Talk, TalkStatus
+from models import AuditEntry, Organizer, OutboxMessage, Room, Series, Talk, TalkStatus
 from services import signups
 from tests.blueprints.conftest import ADA, EVE, logged_in, talk_form
 from tests.conftest import CORPUS
@@ -244,6 +244,7 @@ def ids(seeded: Flask) -> dict[str, int]:
             "talk_id": talk.id,
             "room_id": db.session.scalars(select(Room)).first().id,
             "organizer_id": db.session.scalars(select(Organizer)).first().id,
+            "message_id": db.session.scalars(select(OutboxMessage)).first().id,
         }
 
 
