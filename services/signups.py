@@ -19,11 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Rsvp, RsvpStatus, Series, Talk, TalkStatus
-from services import addresses, outbox
+from services import addresses, locks, outbox
 from services.text import list_items, one_line
 
-# Execution option read by the engine hook in app.py: on SQLite, BEGIN IMMEDIATE.
-WRITE_LOCK = {"lectern_write_lock": True}
 # Walk-ins added without an address get one at this reserved domain (RFC 2606): never mailed.
 WALK_IN_DOMAIN = "@walk-in.invalid"
 
@@ -61,30 +59,15 @@ class Counts:
 
 # Locking --------------------------------------------------------------------------------
 
-
-def begin_write(session: Session) -> None:
-    """Open the unit of work with the write lock (SQLite: BEGIN IMMEDIATE), unless it has begun."""
-    # A scoped session (as in a web request) stands for the session of the current scope.
-    actual = session() if callable(session) and not isinstance(session, Session) else session
-    if not actual.in_transaction():
-        actual.connection(execution_options=WRITE_LOCK)
+# Kept here for the outbox's deliveries, which take the write lock through this module.
+begin_write = locks.begin_write
 
 
-def lock_talk(session: Session, talk_id: int) -> Talk:
-    """Lock the talk's row for this unit of work (FOR UPDATE; on SQLite the write lock taken at BEGIN).
-
-    The row is read again once locked, even when the session already holds the talk: on
-    PostgreSQL a request reads the talk before it waits for the lock, and whoever held the lock
-    meanwhile may have changed the capacity or closed sign-ups. (Pending changes to the talk are
-    flushed first by autoflush; do not call this inside `no_autoflush` with the talk modified.)
-    """
-    begin_write(session)
-    talk = session.scalars(
-        select(Talk).where(Talk.id == talk_id).with_for_update().execution_options(populate_existing=True)
-    ).first()
-    if talk is None:
-        raise SignupError("This talk no longer exists.")
-    return talk
+def _lock_talk(session: Session, talk_id: int) -> Talk:
+    try:
+        return locks.lock_talk(session, talk_id)
+    except locks.TalkGone:
+        raise SignupError("This talk no longer exists.") from None
 
 
 # Rules ----------------------------------------------------------------------------------
@@ -206,7 +189,7 @@ def sign_up(
 ) -> SignupResult:
     """Add an RSVP, or find the one this email already has (which is never changed from here:
     anyone can type anyone's email; the owner gets their manage link again instead)."""
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     address = normalise_email(email)
     name = one_line(name)
     if not name:
@@ -295,7 +278,7 @@ def seat_waiting_lists(session: Session, room_id: int, now: datetime) -> list[Rs
         select(Talk.id).where(Talk.room_id == room_id, Talk.room_capacity.is_(None), Talk.ends_at > now)
     ).all()
     for talk_id in upcoming:
-        talk = lock_talk(session, talk_id)
+        talk = _lock_talk(session, talk_id)
         if not talk.is_cancelled:
             promoted += fill_seats(session, talk, now)
     return promoted
@@ -305,7 +288,7 @@ def _locked_rsvp(session: Session, rsvp_id: int) -> tuple[Talk, Rsvp]:
     talk_id = session.scalar(select(Rsvp.talk_id).where(Rsvp.id == rsvp_id))
     if talk_id is None:
         raise SignupError("This sign-up no longer exists.")
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     # Read again under the lock: the copy loaded before it (the manage page's) may be stale,
     # e.g. a waiting person promoted meanwhile by someone else's cancellation.
     rsvp = session.get(Rsvp, rsvp_id, populate_existing=True)
@@ -423,7 +406,7 @@ def set_capacity(
     session: Session, talk_id: int, seats: int | None, online_limit: int | None, now: datetime
 ) -> list[Rsvp]:
     """New limits for a talk. Raising seats promotes people in line; lowering moves nobody out."""
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     talk.room_capacity = seats
     talk.online_limit = online_limit
     session.flush()
@@ -432,7 +415,7 @@ def set_capacity(
 
 def add_walk_in(session: Session, talk_id: int, *, name: str, email: str, now: datetime) -> Rsvp:
     """Someone at the door: seated and checked in at once (the room has them, whatever the count)."""
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     name = one_line(name)
     if not name:
         raise SignupError("Please enter the person's name.", "name")

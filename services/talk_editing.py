@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Room, Rsvp, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
-from services import addresses, signups
+from services import addresses, locks, signups
 from services.text import list_items
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -214,8 +214,8 @@ def talk_to_change(session: Session, talk_id: int) -> Talk | None:
     """The talk with its row locked for this unit of work (None when it is gone): its capacity,
     time or status may change, and no sign-up may slip in between."""
     try:
-        return signups.lock_talk(session, talk_id)
-    except signups.SignupError:
+        return locks.lock_talk(session, talk_id)
+    except locks.TalkGone:
         return None
 
 
