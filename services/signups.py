@@ -121,6 +121,7 @@ class SignupChange:
 
 SignupHandler = Callable[[SignupChange], None]
 _signup_handlers: list[SignupHandler] = []
+CHANGES_KEY = "lectern.signups.changes"  # in session.info: changes whose reactions are under way
 
 
 def on_signup_change(handler: SignupHandler) -> SignupHandler:
@@ -165,9 +166,27 @@ def _transition(
         rsvp.status = to
     session.flush()
     change = SignupChange(session, rsvp, talk, before, to, cause, now, details)
-    for handler in list(_signup_handlers):
-        handler(change)
+    _react(session, change)
     return change
+
+
+def _react(session: Session, change: SignupChange) -> None:
+    """Call the handlers, change after change in the order the changes happened.
+
+    A change made by a reaction (the promotion a cancellation frees) waits until every handler
+    has seen the change that caused it, so each handler sees the changes in order.
+    """
+    queue: list[SignupChange] = session.info.setdefault(CHANGES_KEY, [])
+    queue.append(change)
+    if len(queue) > 1:
+        return  # a reaction made this change: the loop below, further up, gets to it
+    try:
+        while queue:
+            for handler in list(_signup_handlers):
+                handler(queue[0])
+            queue.pop(0)
+    finally:
+        queue.clear()  # after a failure, nothing is left for the next unit of work
 
 
 # Rules ----------------------------------------------------------------------------------
