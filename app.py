@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
 from config import load_config
 from extensions import csrf, db, limiter, migrate, talisman
+from services import locks
 from services.content_version import ContentVersion, RedisContentVersion, Version, bump_after_commits
 from services.pagecache import PageCache
 
@@ -59,6 +59,7 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    locks.register_sqlite_hooks()  # SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for writes
     db.init_app(app)
     migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
     version: Version
@@ -166,31 +167,6 @@ def register_page_cache(app: Flask) -> None:
 def register_site_address(app: Flask) -> None:
     """Outermost: every request is seen as sent to SITE_URL (blueprints/site_address.py)."""
     app.wsgi_app = SiteAddressMiddleware(app.wsgi_app, app.config["SITE_URL"])  # type: ignore[method-assign]
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers go on while a writer commits; foreign keys are off by default in SQLite.
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        # SQLAlchemy emits BEGIN itself (below), so that a write can take its lock up front.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection: Any) -> None:
-    """On SQLite, a unit of work that asks for the write lock gets it at BEGIN (BEGIN IMMEDIATE).
-
-    Two sign-ups then queue for the lock instead of both reading the same free seat; a
-    deferred BEGIN would upgrade later and could fail or, worse, count stale rows.
-    """
-    if connection.dialect.name == "sqlite":
-        immediate = connection.get_execution_options().get("lectern_write_lock")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @event.listens_for(Engine, "handle_error")

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 import jobs
 from extensions import db
 from models import Series
-from services import demo, organizers, signups, talks
+from services import demo, locks, organizers, talks
 from services.importer import Importer, ImportSettings, reports_failed
 
 
@@ -37,7 +37,7 @@ def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, d
     The exit status is 1 when any file failed.
     """
     if not dry_run:
-        signups.begin_write(db.session)  # sign-ups may be coming in: take the write lock up front
+        locks.begin_write(db.session)  # sign-ups may be coming in: take the write lock up front
     importer = Importer(db.session, the_series(), ImportSettings(site_url=site_url))
     reports = importer.import_schedules(paths) if schedule else importer.import_posts(paths)
     if dry_run:

@@ -29,7 +29,7 @@ from blueprints.forms import LecternForm
 from blueprints.public import series
 from extensions import db, limiter
 from models import Rsvp, RsvpStatus, Talk
-from services import addresses, signups, talks
+from services import addresses, locks, signups, talks
 from services.tokens import BadToken, read_manage_token
 
 bp = Blueprint("rsvp", __name__)
@@ -100,7 +100,7 @@ def _limit(setting: str) -> str:
 @limiter.limit(lambda: _limit("RSVP_LIMIT_PER_ADDRESS"), methods=["POST"])
 def rsvp_form(slug: str) -> Any:
     if request.method == "POST":
-        signups.begin_write(db.session)  # before any read: this unit of work will write
+        locks.begin_write(db.session)  # before any read: this unit of work will write
     talk = _public_talk(slug)
     tz = ZoneInfo(talk.series.timezone)
     form = _rsvp_form(talk)
@@ -212,7 +212,7 @@ def _owned(token: str) -> Rsvp:
     """The sign-up a manage-page button acts on: its CSRF token checked, the write lock taken first."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    signups.begin_write(db.session)
+    locks.begin_write(db.session)
     return _rsvp_from_token(token)
 
 

@@ -32,8 +32,9 @@ from models import (
     TalkSection,
     TalkStatus,
 )
-from services import audit, jekyll, signups
-from services.talk_editing import attendee_change, attendee_facts, slugify
+from services import audit, jekyll, talk_changes
+from services.talk_changes import TalkCause
+from services.talk_editing import slugify
 
 log = logging.getLogger(__name__)
 
@@ -197,19 +198,15 @@ class Importer:
             return FileReport(post.source, "unchanged", talk=self.summary(post, talk.slug), warnings=warnings)
         outcome = "updated" if talk is not None else "imported"
         before = audit.talk_snapshot(talk) if talk is not None else None
-        facts = attendee_facts(talk) if talk is not None else None
+        facts = talk_changes.facts(talk) if talk is not None else None
         if talk is None:
             talk = Talk(series=self.series, slug=self._new_slug(post.source_key), sequence=0)
             self.session.add(talk)
-        self._fill_talk(talk, post, digest, is_new=outcome == "imported")
-        self.session.flush()
-        if facts is not None and (what := attendee_change(facts, talk)):
-            # A re-imported post moved the talk: the people signed up are told, as for an edit.
-            told = signups.notify_talk_changed(self.session, talk, what)
-            if told:
-                warnings.append(f"{told} people signed up are told that {what} changed")
-        if not talk.is_cancelled:
-            signups.fill_seats(self.session, talk, self.now)
+        self._fill_talk(talk, post, digest)
+        # A re-imported post that moved the talk is a change like an organizer's edit.
+        change = talk_changes.record(self.session, talk, facts, TalkCause.IMPORTED, self.now)
+        if change.told:
+            warnings.append(f"{change.told} people signed up are told that {change.what} changed")
         reason = f"renamed from {renamed_from}" if renamed_from else None
         report = FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
         report.before = before
@@ -249,10 +246,9 @@ class Importer:
             )
         return candidates[0]
 
-    def _fill_talk(self, talk: Talk, post: jekyll.PostInfo, digest: str, *, is_new: bool) -> None:
+    def _fill_talk(self, talk: Talk, post: jekyll.PostInfo, digest: str) -> None:
         starts_at = post.starts_at.astimezone(self.tz)
         room = self._room(post.room)
-        before = attendee_facts(talk)
         talk.title = post.title
         if talk.status != TalkStatus.CANCELLED:  # an organizer's cancellation outlives re-imports
             talk.status = TalkStatus.SCHEDULED if post.time_known else TalkStatus.TENTATIVE
@@ -287,8 +283,6 @@ class Importer:
             TalkSection(position=index, heading=section.heading, body_md=section.body_md)
             for index, section in enumerate(post.sections)
         ]
-        if not is_new and before != attendee_facts(talk):
-            talk.sequence += 1
 
     def _new_slug(self, source_key: str) -> str:
         base = slug_from_key(source_key)

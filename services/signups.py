@@ -5,25 +5,31 @@ transaction taken at BEGIN on SQLite), so two people clicking at once are served
 the other: capacity is never checked by counting and then inserting in separate steps.
 
 States: SEATED (a seat in the room), WAITING (in line for a seat, may follow online
-meanwhile), ONLINE, CANCELLED. A seat that frees up goes at once to the first in line.
+meanwhile), ONLINE, CANCELLED, and "erased" (the row is gone). A seat that frees up goes at
+once to the first in line.
+
+Every change of a sign-up's state goes through `_transition`, which writes it and then calls
+the reactions registered with `on_signup_change`, in the same unit of work: today's are the
+attendee's email and seating the next in line (both at the end of this module).
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import Rsvp, RsvpStatus, Series, Talk, TalkStatus
-from services import addresses, outbox
+from services import addresses, locks, outbox
 from services.text import list_items, one_line
 
-# Execution option read by the engine hook in app.py: on SQLite, BEGIN IMMEDIATE.
-WRITE_LOCK = {"lectern_write_lock": True}
 # Walk-ins added without an address get one at this reserved domain (RFC 2606): never mailed.
 WALK_IN_DOMAIN = "@walk-in.invalid"
 
@@ -61,30 +67,126 @@ class Counts:
 
 # Locking --------------------------------------------------------------------------------
 
-
-def begin_write(session: Session) -> None:
-    """Open the unit of work with the write lock (SQLite: BEGIN IMMEDIATE), unless it has begun."""
-    # A scoped session (as in a web request) stands for the session of the current scope.
-    actual = session() if callable(session) and not isinstance(session, Session) else session
-    if not actual.in_transaction():
-        actual.connection(execution_options=WRITE_LOCK)
+# Kept here for the outbox's deliveries, which take the write lock through this module.
+begin_write = locks.begin_write
 
 
-def lock_talk(session: Session, talk_id: int) -> Talk:
-    """Lock the talk's row for this unit of work (FOR UPDATE; on SQLite the write lock taken at BEGIN).
+def _lock_talk(session: Session, talk_id: int) -> Talk:
+    try:
+        return locks.lock_talk(session, talk_id)
+    except locks.TalkGone:
+        raise SignupError("This talk no longer exists.") from None
 
-    The row is read again once locked, even when the session already holds the talk: on
-    PostgreSQL a request reads the talk before it waits for the lock, and whoever held the lock
-    meanwhile may have changed the capacity or closed sign-ups. (Pending changes to the talk are
-    flushed first by autoflush; do not call this inside `no_autoflush` with the talk modified.)
+
+# Changes and their reactions ------------------------------------------------------------
+
+ERASED: Literal["erased"] = "erased"  # the state after an erasure: the row is gone
+
+
+class Cause(StrEnum):
+    """Why a sign-up changed."""
+
+    SIGNED_UP = "signed up"
+    WALKED_IN = "walked in"  # added at the door by an organizer, seated and checked in
+    PROMOTED = "promoted"  # a seat freed up and went to the first in line
+    SWITCHED_MODE = "switched mode"  # the attendee moved between the room and online
+    CANCELLED = "cancelled"  # by the attendee, or by an organizer (details: by_organizer)
+    MOVED = "moved"  # an organizer moved the sign-up between the lists
+    ERASED = "erased"  # the attendee erased their data
+    PURGED = "purged"  # the retention period after the talk is over
+    CHECKED_IN = "checked in"
+    CHECK_IN_UNDONE = "check-in undone"
+
+
+@dataclass(frozen=True)
+class SignupChange:
+    """One change of one sign-up, as its reactions see it, once written (not yet committed).
+
+    An erased sign-up is deleted from the session already; its object keeps its fields.
     """
-    begin_write(session)
-    talk = session.scalars(
-        select(Talk).where(Talk.id == talk_id).with_for_update().execution_options(populate_existing=True)
-    ).first()
-    if talk is None:
-        raise SignupError("This talk no longer exists.")
-    return talk
+
+    session: Session
+    rsvp: Rsvp
+    talk: Talk
+    before: RsvpStatus | None  # None: the sign-up is new
+    after: RsvpStatus | Literal["erased"]
+    cause: Cause
+    now: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frees_seat(self) -> bool:
+        return self.before == RsvpStatus.SEATED and self.after != RsvpStatus.SEATED
+
+
+SignupHandler = Callable[[SignupChange], None]
+_signup_handlers: list[SignupHandler] = []
+CHANGES_KEY = "lectern.signups.changes"  # in session.info: changes whose reactions are under way
+
+
+def on_signup_change(handler: SignupHandler) -> SignupHandler:
+    """Call `handler` after every change of a sign-up, in the same unit of work.
+
+    Handlers run in the order they were registered. One that raises aborts the change: the
+    exception reaches the caller, whose unit of work is rolled back, so nothing is half-written.
+    """
+    if handler not in _signup_handlers:
+        _signup_handlers.append(handler)
+    return handler
+
+
+def remove_signup_handler(handler: SignupHandler) -> None:
+    if handler in _signup_handlers:
+        _signup_handlers.remove(handler)
+
+
+def _transition(
+    session: Session,
+    talk: Talk,
+    rsvp: Rsvp,
+    to: RsvpStatus | Literal["erased"],
+    cause: Cause,
+    now: datetime,
+    *,
+    new: bool = False,
+    **details: Any,
+) -> SignupChange:
+    """Write one change of a sign-up's state, then call the reactions registered for it.
+
+    A change of state (not a check-in, not a new or erased sign-up) is a new version of the
+    attendee's invite: its sequence grows. An erasure also drops what the outbox still owed them.
+    """
+    before = None if new else rsvp.status
+    if to == ERASED:
+        outbox.forget_rsvp(session, rsvp)
+        session.delete(rsvp)
+    else:
+        if before is not None and to != before:
+            rsvp.sequence += 1
+        rsvp.status = to
+    session.flush()
+    change = SignupChange(session, rsvp, talk, before, to, cause, now, details)
+    _react(session, change)
+    return change
+
+
+def _react(session: Session, change: SignupChange) -> None:
+    """Call the handlers, change after change in the order the changes happened.
+
+    A change made by a reaction (the promotion a cancellation frees) waits until every handler
+    has seen the change that caused it, so each handler sees the changes in order.
+    """
+    queue: list[SignupChange] = session.info.setdefault(CHANGES_KEY, [])
+    queue.append(change)
+    if len(queue) > 1:
+        return  # a reaction made this change: the loop below, further up, gets to it
+    try:
+        while queue:
+            for handler in list(_signup_handlers):
+                handler(queue[0])
+            queue.pop(0)
+    finally:
+        queue.clear()  # after a failure, nothing is left for the next unit of work
 
 
 # Rules ----------------------------------------------------------------------------------
@@ -206,7 +308,7 @@ def sign_up(
 ) -> SignupResult:
     """Add an RSVP, or find the one this email already has (which is never changed from here:
     anyone can type anyone's email; the owner gets their manage link again instead)."""
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     address = normalise_email(email)
     name = one_line(name)
     if not name:
@@ -257,7 +359,7 @@ def sign_up(
             raise
         outbox.add(session, "rsvp.manage_link", rsvp=existing, talk=talk)
         return SignupResult(existing, created=False)
-    outbox.add(session, "rsvp.confirmation", rsvp=rsvp, talk=talk)
+    _transition(session, talk, rsvp, status, Cause.SIGNED_UP, now, new=True)
     return SignupResult(rsvp, created=True)
 
 
@@ -280,10 +382,7 @@ def fill_seats(session: Session, talk: Talk, now: datetime) -> list[Rsvp]:
         ).first()
         if first is None:
             break
-        first.status = RsvpStatus.SEATED
-        first.sequence += 1
-        session.flush()
-        outbox.add(session, "rsvp.promoted", rsvp=first, talk=talk)
+        _transition(session, talk, first, RsvpStatus.SEATED, Cause.PROMOTED, now)
         promoted.append(first)
     return promoted
 
@@ -295,7 +394,7 @@ def seat_waiting_lists(session: Session, room_id: int, now: datetime) -> list[Rs
         select(Talk.id).where(Talk.room_id == room_id, Talk.room_capacity.is_(None), Talk.ends_at > now)
     ).all()
     for talk_id in upcoming:
-        talk = lock_talk(session, talk_id)
+        talk = _lock_talk(session, talk_id)
         if not talk.is_cancelled:
             promoted += fill_seats(session, talk, now)
     return promoted
@@ -305,7 +404,7 @@ def _locked_rsvp(session: Session, rsvp_id: int) -> tuple[Talk, Rsvp]:
     talk_id = session.scalar(select(Rsvp.talk_id).where(Rsvp.id == rsvp_id))
     if talk_id is None:
         raise SignupError("This sign-up no longer exists.")
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     # Read again under the lock: the copy loaded before it (the manage page's) may be stale,
     # e.g. a waiting person promoted meanwhile by someone else's cancellation.
     rsvp = session.get(Rsvp, rsvp_id, populate_existing=True)
@@ -325,22 +424,16 @@ def change_mode(session: Session, rsvp_id: int, mode: str, now: datetime) -> Rsv
         raise SignupError("This talk cannot be followed that way.", "mode")
     wants_room = rsvp.status in (RsvpStatus.SEATED, RsvpStatus.WAITING)
     if mode == "room" and not wants_room:
-        rsvp.status = RsvpStatus.SEATED if _has_free_seat(session, talk) else RsvpStatus.WAITING
+        to = RsvpStatus.SEATED if _has_free_seat(session, talk) else RsvpStatus.WAITING
         rsvp.queued_at = now  # a new request for a seat joins the end of the line
     elif mode == "online" and wants_room:
-        was_seated = rsvp.status == RsvpStatus.SEATED
         # Someone waiting already counts against the online places; someone seated does not.
-        if was_seated and not _online_has_room(session, talk):
+        if rsvp.status == RsvpStatus.SEATED and not _online_has_room(session, talk):
             raise SignupError("The online places for this talk are all taken.", "mode", conflict=True)
-        rsvp.status = RsvpStatus.ONLINE
-        session.flush()
-        if was_seated:
-            fill_seats(session, talk, now)
+        to = RsvpStatus.ONLINE
     else:
         return rsvp
-    rsvp.sequence += 1
-    session.flush()
-    outbox.add(session, "rsvp.updated", rsvp=rsvp, talk=talk)
+    _transition(session, talk, rsvp, to, Cause.SWITCHED_MODE, now)
     return rsvp
 
 
@@ -356,13 +449,7 @@ def cancel(session: Session, rsvp_id: int, now: datetime, *, by_organizer: bool 
             "You can still erase it (see “Your data”).",
             conflict=True,
         )
-    was_seated = rsvp.status == RsvpStatus.SEATED
-    rsvp.status = RsvpStatus.CANCELLED
-    rsvp.sequence += 1
-    session.flush()
-    outbox.add(session, "rsvp.cancelled", rsvp=rsvp, talk=talk, by_organizer=by_organizer)
-    if was_seated:
-        fill_seats(session, talk, now)
+    _transition(session, talk, rsvp, RsvpStatus.CANCELLED, Cause.CANCELLED, now, by_organizer=by_organizer)
     return rsvp
 
 
@@ -377,24 +464,16 @@ def new_manage_link(session: Session, rsvp_id: int) -> Rsvp:
 def delete(session: Session, rsvp_id: int, now: datetime) -> None:
     """The attendee erases their sign-up altogether (privacy); a seat it held goes to the next in line."""
     talk, rsvp = _locked_rsvp(session, rsvp_id)
-    was_seated = rsvp.status == RsvpStatus.SEATED
-    outbox.forget_rsvp(session, rsvp)
-    if rsvp.status != RsvpStatus.CANCELLED and not rsvp.email.endswith(WALK_IN_DOMAIN):
-        # Their calendar still holds the event: one last message takes it out. It carries only
-        # what that needs, and is emptied once sent.
-        outbox.add(
-            session,
-            "rsvp.erased",
-            talk=talk,
-            rsvp_id=rsvp.id,
-            email=rsvp.email,
-            name=rsvp.name,
-            sequence=rsvp.sequence + 1,
-        )
-    session.delete(rsvp)
-    session.flush()
-    if was_seated:
-        fill_seats(session, talk, now)
+    _transition(session, talk, rsvp, ERASED, Cause.ERASED, now)
+
+
+def purge_attendee_data(session: Session, now: datetime, keep: timedelta) -> int:
+    """Erase the sign-ups of talks that ended longer ago than the retention period."""
+    begin_write(session)
+    old = session.scalars(select(Rsvp).join(Talk).where(Talk.ends_at < now - keep)).all()
+    for rsvp in old:
+        _transition(session, rsvp.talk, rsvp, ERASED, Cause.PURGED, now)
+    return len(old)
 
 
 def move(session: Session, rsvp_id: int, status: RsvpStatus, now: datetime) -> Rsvp:
@@ -410,12 +489,7 @@ def move(session: Session, rsvp_id: int, status: RsvpStatus, now: datetime) -> R
         rsvp.queued_at = now
         if rsvp.status != RsvpStatus.SEATED and _has_free_seat(session, talk):
             status = RsvpStatus.SEATED  # nobody waits while a seat is free
-    rsvp.status = status
-    rsvp.sequence += 1
-    session.flush()
-    outbox.add(session, "rsvp.updated", rsvp=rsvp, talk=talk, by_organizer=True)
-    # A seat freed, or someone put in line while a seat is free: the first in line takes it.
-    fill_seats(session, talk, now)
+    _transition(session, talk, rsvp, status, Cause.MOVED, now)
     return rsvp
 
 
@@ -423,7 +497,7 @@ def set_capacity(
     session: Session, talk_id: int, seats: int | None, online_limit: int | None, now: datetime
 ) -> list[Rsvp]:
     """New limits for a talk. Raising seats promotes people in line; lowering moves nobody out."""
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     talk.room_capacity = seats
     talk.online_limit = online_limit
     session.flush()
@@ -432,14 +506,14 @@ def set_capacity(
 
 def add_walk_in(session: Session, talk_id: int, *, name: str, email: str, now: datetime) -> Rsvp:
     """Someone at the door: seated and checked in at once (the room has them, whatever the count)."""
-    talk = lock_talk(session, talk_id)
+    talk = _lock_talk(session, talk_id)
     name = one_line(name)
     if not name:
         raise SignupError("Please enter the person's name.", "name")
     address = normalise_email(email) if email.strip() else f"walk-in-{secrets.token_hex(6)}{WALK_IN_DOMAIN}"
     existing = active_rsvp(session, talk, address)
     if existing is not None:
-        existing.checked_in_at = existing.checked_in_at or now
+        _check_in(session, talk, existing, now, undo=False)
         return existing
     rsvp = Rsvp(
         talk=talk,
@@ -453,7 +527,7 @@ def add_walk_in(session: Session, talk_id: int, *, name: str, email: str, now: d
         sequence=0,
     )
     session.add(rsvp)
-    session.flush()
+    _transition(session, talk, rsvp, RsvpStatus.SEATED, Cause.WALKED_IN, now, new=True)
     return rsvp
 
 
@@ -461,8 +535,17 @@ def check_in(session: Session, rsvp_id: int, now: datetime, *, undo: bool = Fals
     rsvp = session.get(Rsvp, rsvp_id)
     if rsvp is None or rsvp.status == RsvpStatus.CANCELLED:
         raise SignupError("This sign-up no longer exists.")
-    rsvp.checked_in_at = None if undo else (rsvp.checked_in_at or now)
+    _check_in(session, rsvp.talk, rsvp, now, undo=undo)
     return rsvp
+
+
+def _check_in(session: Session, talk: Talk, rsvp: Rsvp, now: datetime, *, undo: bool) -> None:
+    """Arrived (or not, after all): the state stays, so the invite does not change; a no-op is no change."""
+    checked_in_at = None if undo else (rsvp.checked_in_at or now)
+    if checked_in_at == rsvp.checked_in_at:
+        return
+    rsvp.checked_in_at = checked_in_at
+    _transition(session, talk, rsvp, rsvp.status, Cause.CHECK_IN_UNDONE if undo else Cause.CHECKED_IN, now)
 
 
 def notify_talk_changed(session: Session, talk: Talk, what: str) -> int:
@@ -478,3 +561,51 @@ def notify_talk_changed(session: Session, talk: Talk, what: str) -> int:
     for rsvp in people:
         outbox.add(session, kind, rsvp=rsvp, talk=talk, what=what)
     return len(people)
+
+
+# Today's reactions to sign-up changes -------------------------------------------------------
+
+
+def email_the_attendee(change: SignupChange) -> None:
+    """What the attendee is told of a change, through the outbox (sent after the commit)."""
+    session, rsvp, talk = change.session, change.rsvp, change.talk
+    if change.cause is Cause.SIGNED_UP:
+        outbox.add(session, "rsvp.confirmation", rsvp=rsvp, talk=talk)
+    elif change.cause is Cause.PROMOTED:
+        outbox.add(session, "rsvp.promoted", rsvp=rsvp, talk=talk)
+    elif change.cause is Cause.SWITCHED_MODE:
+        outbox.add(session, "rsvp.updated", rsvp=rsvp, talk=talk)
+    elif change.cause is Cause.MOVED:
+        outbox.add(session, "rsvp.updated", rsvp=rsvp, talk=talk, by_organizer=True)
+    elif change.cause is Cause.CANCELLED:
+        by_organizer = bool(change.details.get("by_organizer", False))
+        outbox.add(session, "rsvp.cancelled", rsvp=rsvp, talk=talk, by_organizer=by_organizer)
+    elif (
+        change.cause is Cause.ERASED
+        and change.before != RsvpStatus.CANCELLED
+        and not rsvp.email.endswith(WALK_IN_DOMAIN)
+    ):
+        # Their calendar still holds the event: one last message takes it out. It carries only
+        # what that needs, and is emptied once sent.
+        outbox.add(
+            session,
+            "rsvp.erased",
+            talk=talk,
+            rsvp_id=rsvp.id,
+            email=rsvp.email,
+            name=rsvp.name,
+            sequence=rsvp.sequence + 1,
+        )
+
+
+def seat_the_next_in_line(change: SignupChange) -> None:
+    """A seat that frees up goes to the first in line (fill_seats: only before the talk starts).
+
+    An organizer's move also looks at the line: someone put in line while a seat is free takes it.
+    """
+    if change.frees_seat or change.cause is Cause.MOVED:
+        fill_seats(change.session, change.talk, change.now)
+
+
+on_signup_change(email_the_attendee)
+on_signup_change(seat_the_next_in_line)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Room, Rsvp, Semester, Series, Speaker, Talk, TalkPart, TalkStatus
-from services import addresses, signups
+from services import addresses, locks, signups, talk_changes
+from services.talk_changes import TalkCause
 from services.text import list_items
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -134,7 +135,16 @@ def _free_slug(session: Session, base: str) -> str:
 
 
 def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | None = None) -> Talk:
-    """Create or update a talk from an organizer's form. Nothing is committed here."""
+    """Create or update a talk from an organizer's form, raising its SEQUENCE when the attendees'
+    calendars change, without the reactions (`save_talk` has them). Nothing is committed here."""
+    before = talk_changes.facts(talk) if talk is not None else None
+    talk = _fill_talk(session, series, data, talk)
+    if before is not None:
+        talk_changes.raise_sequence_if_changed(talk, before)
+    return talk
+
+
+def _fill_talk(session: Session, series: Series, data: TalkData, talk: Talk | None) -> Talk:
     tz = ZoneInfo(series.timezone)
     if not data.title.strip():
         raise EditError("A talk needs a title.", "title")
@@ -154,13 +164,11 @@ def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | No
         raise EditError("That room no longer exists.", "room")
     if room is None and not data.online_platform:
         raise EditError("Give a room, an online platform, or both.", "room")
-    is_new = talk is None
     if talk is None:
         slug = _unique_slug(session, data.slug, None) if data.slug else _free_slug(session, slugify(data.title))
         talk = Talk(series=series, slug=slug, sequence=0, links=[], images=[])
     elif data.slug and data.slug != talk.slug:
         talk.slug = _unique_slug(session, data.slug, talk)
-    before = attendee_facts(talk)
     talk.title = data.title.strip()
     talk.status = data.status
     talk.published = data.published
@@ -196,8 +204,6 @@ def apply_talk(session: Session, series: Series, data: TalkData, talk: Talk | No
     talk.rsvp_closes_at = data.rsvp_closes_at
     talk.ask_affiliation = data.ask_affiliation
     talk.ask_question = data.ask_question
-    if not is_new and before != attendee_facts(talk):
-        talk.sequence += 1
     return talk
 
 
@@ -214,8 +220,8 @@ def talk_to_change(session: Session, talk_id: int) -> Talk | None:
     """The talk with its row locked for this unit of work (None when it is gone): its capacity,
     time or status may change, and no sign-up may slip in between."""
     try:
-        return signups.lock_talk(session, talk_id)
-    except signups.SignupError:
+        return locks.lock_talk(session, talk_id)
+    except locks.TalkGone:
         return None
 
 
@@ -227,39 +233,34 @@ def semesters(session: Session) -> list[Semester]:
 def draft_talk(session: Session, series: Series, data: TalkData, talk: Talk | None = None) -> Talk:
     """A talk as the form would make it, for a preview: the caller rolls the session back."""
     with session.no_autoflush:  # a half-filled talk must never reach the database
-        return apply_talk(session, series, data, talk)
+        return _fill_talk(session, series, data, talk)
 
 
 def save_talk(session: Session, series: Series, data: TalkData, talk: Talk | None, now: datetime) -> Saved:
     """Create a talk, or change one (from `talk_to_change`). Its waiting list takes the seats
     there are now (not for a cancelled talk: nobody is coming), and the people signed up are told
     what changed for them. Nothing is committed here."""
-    facts = attendee_facts(talk) if talk is not None else None
+    before = talk_changes.facts(talk) if talk is not None else None
     saved = draft_talk(session, series, data, talk)
     session.add(saved)
-    session.flush()
-    promoted = signups.fill_seats(session, saved, now) if not saved.is_cancelled else []
-    told = _tell_attendees(session, saved, facts) if facts is not None else 0
-    return Saved(saved, promoted, told)
+    change = talk_changes.record(session, saved, before, TalkCause.CREATED if talk is None else TalkCause.EDITED, now)
+    return Saved(saved, change.promoted, change.told)
 
 
-def set_published(session: Session, talk: Talk, published: bool) -> int:
+def set_published(session: Session, talk: Talk, published: bool, now: datetime | None = None) -> int:
     """Show or hide a talk (from `talk_to_change`); the number of people told of it."""
-    facts = attendee_facts(talk)
+    before = talk_changes.facts(talk)
     talk.published = published
-    return _tell_attendees(session, talk, facts)
+    cause = TalkCause.PUBLISHED if published else TalkCause.UNPUBLISHED
+    return talk_changes.record(session, talk, before, cause, now or datetime.now(UTC)).told
 
 
-def change_status(session: Session, talk: Talk, status: TalkStatus) -> int:
+def change_status(session: Session, talk: Talk, status: TalkStatus, now: datetime | None = None) -> int:
     """Cancel or reinstate a talk (from `talk_to_change`); the number of people told of it."""
-    facts = attendee_facts(talk)
-    set_status(talk, status)
-    return _tell_attendees(session, talk, facts)
-
-
-def _tell_attendees(session: Session, talk: Talk, before: tuple[object, ...]) -> int:
-    what = attendee_change(before, talk)
-    return signups.notify_talk_changed(session, talk, what) if what else 0
+    before = talk_changes.facts(talk)
+    talk.status = status
+    cause = TalkCause.CANCELLED if status == TalkStatus.CANCELLED else TalkCause.REINSTATED
+    return talk_changes.record(session, talk, before, cause, now or datetime.now(UTC)).told
 
 
 def signups_in_the_way(session: Session, talk: Talk) -> int:
@@ -271,37 +272,22 @@ def signups_in_the_way(session: Session, talk: Talk) -> int:
     return signed_up.seated + signed_up.waiting + signed_up.online
 
 
-def delete_talk(session: Session, talk: Talk) -> None:
+def delete_talk(session: Session, talk: Talk, now: datetime | None = None) -> None:
     """Delete a talk (from `talk_to_change`) with its sign-ups, unless people signed up are in the way."""
     active = signups_in_the_way(session, talk)
     if active:
         raise DeleteRefused(active)
+    before = talk_changes.facts(talk)
     session.delete(talk)
-
-
-def attendee_change(before: tuple[object, ...], talk: Talk) -> str | None:
-    """What changed for the people signed up, in words for their email; None if nothing did."""
-    starts_at, ends_at, room, status = before
-    if status != talk.status and talk.status == TalkStatus.CANCELLED:
-        return "cancelled"
-    changes = []
-    if (starts_at, ends_at) != (talk.starts_at, talk.ends_at):
-        changes.append("the time")
-    if room is not talk.room:
-        changes.append("the room")
-    if status != talk.status:
-        changes.append("its status")
-    return " and ".join(changes) or None
-
-
-def attendee_facts(talk: Talk) -> tuple[object, ...]:
-    return (talk.starts_at, talk.ends_at, talk.room, talk.status)
+    talk_changes.record(session, talk, before, TalkCause.DELETED, now or datetime.now(UTC))
 
 
 def set_status(talk: Talk, status: TalkStatus) -> None:
-    if talk.status != status:
-        talk.status = status
-        talk.sequence += 1
+    """A new status, with a new version of the calendar event, without the reactions
+    (`change_status` has them)."""
+    before = talk_changes.facts(talk)
+    talk.status = status
+    talk_changes.raise_sequence_if_changed(talk, before)
 
 
 def talks_for_organizers(session: Session, now: datetime) -> tuple[list[Talk], list[Talk]]:

@@ -16,7 +16,7 @@ from blueprints.public import series
 from extensions import db
 from models import Organizer, Talk
 from services import audit as audit_trail
-from services import signups, talk_editing
+from services import locks, talk_editing
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
 
@@ -26,7 +26,7 @@ def guard() -> Any:
     """Logged-in organizers only. Their changes may move attendees between lists, so a POST
     takes the write lock before any read; an anonymous POST is turned away before that."""
     if request.method == "POST" and "who" in session:
-        signups.begin_write(db.session)
+        locks.begin_write(db.session)
     return require_organizer()
 
 

@@ -212,7 +212,7 @@ def delete_talk(talk_id: int) -> Any:
         return render_template("organize/confirm_delete.html", talk=talk, form=form, active=active), 409
     if request.method == "POST" and form.validate_on_submit():
         before = audit.talk_snapshot(talk)
-        talk_editing.delete_talk(db.session, talk)
+        talk_editing.delete_talk(db.session, talk, now())
         log("talk.delete", f"talk {talk.slug}", before, None)
         db.session.commit()
         flash(f"Deleted “{talk.title}”.")
@@ -240,14 +240,20 @@ def _local(url: str | None) -> bool:
 @bp.post("/talks/<int:talk_id>/publish")
 def publish_talk(talk_id: int) -> Any:
     return _change(
-        talk_id, "talk.publish", lambda t: talk_editing.set_published(db.session, t, True), "“{title}” is public."
+        talk_id,
+        "talk.publish",
+        lambda t: talk_editing.set_published(db.session, t, True, now()),
+        "“{title}” is public.",
     )
 
 
 @bp.post("/talks/<int:talk_id>/unpublish")
 def unpublish_talk(talk_id: int) -> Any:
     return _change(
-        talk_id, "talk.unpublish", lambda t: talk_editing.set_published(db.session, t, False), "“{title}” is hidden."
+        talk_id,
+        "talk.unpublish",
+        lambda t: talk_editing.set_published(db.session, t, False, now()),
+        "“{title}” is hidden.",
     )
 
 
@@ -256,7 +262,7 @@ def cancel_talk(talk_id: int) -> Any:
     return _change(
         talk_id,
         "talk.cancel",
-        lambda t: talk_editing.change_status(db.session, t, TalkStatus.CANCELLED),
+        lambda t: talk_editing.change_status(db.session, t, TalkStatus.CANCELLED, now()),
         "“{title}” is marked cancelled.",
     )
 
@@ -266,6 +272,6 @@ def reinstate_talk(talk_id: int) -> Any:
     return _change(
         talk_id,
         "talk.reinstate",
-        lambda t: talk_editing.change_status(db.session, t, TalkStatus.SCHEDULED),
+        lambda t: talk_editing.change_status(db.session, t, TalkStatus.SCHEDULED, now()),
         "“{title}” is scheduled again.",
     )
