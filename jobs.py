@@ -34,7 +34,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 import links
 from extensions import db
 from models import Rsvp, Talk
-from services import delivery, mail_text, outbox
+from services import delivery, mail_text, outbox, signups
 from services.tokens import manage_token
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def send_reminders() -> int:
 
 @tasks.periodic_task(crontab(hour="3", minute="17"))
 def purge_attendee_data() -> int:
-    count = delivery.purge_attendee_data(
+    count = signups.purge_attendee_data(
         db.session, now(), keep=timedelta(days=current_app.config["ATTENDEE_RETENTION_DAYS"])
     )
     db.session.commit()

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from adapters.mail import Mailer, MailError
 from models import OutboxMessage, Rsvp, RsvpStatus, Talk, TalkStatus
 from services import mail_text, outbox
-from services.signups import WALK_IN_DOMAIN, begin_write, waiting_position
+from services.locks import begin_write
+from services.signups import WALK_IN_DOMAIN, waiting_position
 
 log = logging.getLogger(__name__)
 
@@ -282,13 +283,3 @@ def queue_reminders(session: Session, now: datetime, ahead: timedelta = timedelt
                 count += 1
         talk.reminder_sent_at = now
     return count
-
-
-def purge_attendee_data(session: Session, now: datetime, keep: timedelta) -> int:
-    """Erase the sign-ups of talks that ended longer ago than the retention period."""
-    begin_write(session)
-    old = session.scalars(select(Rsvp).join(Talk).where(Talk.ends_at < now - keep)).all()
-    for rsvp in old:
-        outbox.forget_rsvp(session, rsvp)
-        session.delete(rsvp)
-    return len(old)

@@ -65,12 +65,6 @@ class Counts:
         return max(0, self.seated - self.seats) if self.seats is not None else 0
 
 
-# Locking --------------------------------------------------------------------------------
-
-# Kept here for the outbox's deliveries, which take the write lock through this module.
-begin_write = locks.begin_write
-
-
 def _lock_talk(session: Session, talk_id: int) -> Talk:
     try:
         return locks.lock_talk(session, talk_id)
@@ -469,7 +463,7 @@ def delete(session: Session, rsvp_id: int, now: datetime) -> None:
 
 def purge_attendee_data(session: Session, now: datetime, keep: timedelta) -> int:
     """Erase the sign-ups of talks that ended longer ago than the retention period."""
-    begin_write(session)
+    locks.begin_write(session)
     old = session.scalars(select(Rsvp).join(Talk).where(Talk.ends_at < now - keep)).all()
     for rsvp in old:
         _transition(session, rsvp.talk, rsvp, ERASED, Cause.PURGED, now)

@@ -718,7 +718,7 @@ def test_retention_erases_old_sign_ups_only(app: Flask, ctx: None) -> None:
     assert owed_for_old == []
     assert db.session.get(Talk, old.id) is not None, "the talk itself stays"
 
-    assert delivery.purge_attendee_data(db.session, now, keep=timedelta(days=7)) == 2
+    assert signups.purge_attendee_data(db.session, now, keep=timedelta(days=7)) == 2
     db.session.commit()
     assert db.session.scalars(select(Rsvp.talk_id)).all() == [upcoming.id, upcoming.id]
 
