@@ -16,7 +16,8 @@ One run:
 3. serves bench/bare_app.py the same way (same gunicorn, same wrk script, the same form page for
    the GET) as the baseline, whose POST answers 303 at once;
 4. prints per server the requests per second, latency, the status counts (2xx, 3xx, 429 and
-   anything else), the CPU other processes took meanwhile, and lectern / bare per backend; then
+   anything else), the server's CPU per request (gunicorn and, for PostgreSQL, the database's
+   backends), the CPU other processes took meanwhile, and lectern / bare per backend; then
    checks in the database that every 303 wrk saw stored one sign-up. A request still in flight
    when wrk stops may be stored without wrk counting its answer: at most one per connection.
 
@@ -47,7 +48,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
-from proc_cpu import busy_cpu_seconds
+from proc_cpu import busy_cpu_seconds, group_cpu_seconds, pids_cpu_seconds
 from rsvp_burst import BARE_REDIRECT, code_state, give_seats, machine, our_cpu_seconds, postgres_backends
 from sqlalchemy import create_engine, text
 
@@ -125,6 +126,7 @@ class Run:
     statuses: dict[str, int]
     socket_errors: int
     other_cpu: float | None
+    server_cpu: float  # CPU seconds of the gunicorn processes (and PostgreSQL backends) per request
     stored: int | None = None  # sign-ups with this run's tag in the database afterwards (Lectern only)
     notes: list[str] = field(default_factory=list)
 
@@ -226,7 +228,9 @@ def measure(
     print(f"measure   {server.name:10} {args.duration}s over {args.connections} connections", file=sys.stderr)
     script = lua_script(folder, "run", cookie, token, f"{tag}-run")  # the warm-up's are not counted
     cpu_before, ours_before = busy_cpu_seconds(), our_cpu_seconds(server, helpers)
+    server_before = serving_cpu_seconds(server, helpers)
     out = parse(wrk(server, script, args.duration, args))
+    server_after = serving_cpu_seconds(server, helpers)
     cpu_after, ours_after = busy_cpu_seconds(), our_cpu_seconds(server, helpers)
     other = None
     if cpu_before is not None and cpu_after is not None:
@@ -242,7 +246,13 @@ def measure(
         statuses={k: int(out[k]) for k in ("2xx", "3xx", "429", "other")},
         socket_errors=int(out["connect_err"] + out["read_err"] + out["write_err"] + out["timeouts"]),
         other_cpu=other,
+        server_cpu=(server_after - server_before) / max(1, int(out["requests"])),
     )
+
+
+def serving_cpu_seconds(server: live.Server, helpers: Callable[[], list[int]] | None) -> float:
+    """CPU seconds so far of the server's process group and its helpers (PostgreSQL backends)."""
+    return group_cpu_seconds(server.process.pid) + (pids_cpu_seconds(helpers()) if helpers else 0.0)
 
 
 # --- servers -------------------------------------------------------------------------------
@@ -306,7 +316,7 @@ def bench_bare(folder: Path, form_page: bytes, content_type: str, tag: str, args
 # --- report --------------------------------------------------------------------------------
 
 COLUMNS = ["server", "req/s", "p50 ms", "p90 ms", "p99 ms", "requests", "3xx", "2xx", "429", "other", "socket err",
-           "stored", "other CPU", "vs bare"]  # fmt: skip
+           "stored", "server CPU ms/req", "other CPU", "vs bare"]  # fmt: skip
 
 
 def table(runs: list[Run], bare: Run) -> str:
@@ -326,6 +336,7 @@ def table(runs: list[Run], bare: Run) -> str:
                 str(r.statuses["other"]),
                 str(r.socket_errors),
                 "-" if r.stored is None else str(r.stored),
+                f"{r.server_cpu * 1000:.1f}",
                 "?" if r.other_cpu is None else f"{r.other_cpu:.0%}",
                 f"{r.rps / bare.rps:.2f}",
             ]
