@@ -113,7 +113,7 @@ def rsvp_form(slug: str) -> Any:
     if form.website.data:
         # A bot filled the field people never see: the same answer as anyone, whatever else it typed.
         db.session.rollback()
-        return redirect(url_for("rsvp.sent", slug=talk.slug), 303)
+        return redirect(url_for("rsvp.sent", slug=slug), 303)
     if not form.validate_on_submit():
         return render_template("rsvp/form.html", **context), 400
     try:
@@ -138,8 +138,10 @@ def rsvp_form(slug: str) -> Any:
     jobs.commit_and_dispatch()
     # One answer whether the address was new (a confirmation is on its way) or already signed up
     # (its owner is sent their link again): whoever typed it must not learn which, nor reach that
-    # person's sign-up. The manage link is in the email.
-    return redirect(url_for("rsvp.sent", slug=talk.slug), 303)
+    # person's sign-up. The manage link is in the email. The slug is the one in the address (the
+    # talk was found by it): `talk.slug` would read the talk and its parts, speakers and sections
+    # again, as the commit expired them.
+    return redirect(url_for("rsvp.sent", slug=slug), 303)
 
 
 @bp.get("/talks/<slug>/rsvp/sent")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.test import TestResponse
 
 import jobs
@@ -269,6 +269,30 @@ def test_signing_up_says_check_your_email_and_the_email_leads_to_the_manage_page
     assert "Auditorium 2" in html
     rsvp = rsvp_of(seeded, "ada@example.org")
     assert rsvp is not None and rsvp.status == RsvpStatus.SEATED
+
+
+def test_signing_up_reads_nothing_after_its_commit(
+    seeded: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer needs only the slug in the address: the committed talk is not read again."""
+    monkeypatch.setattr(jobs, "dispatch", lambda ids: None)  # the emails' own reads are the queue's
+    statements: list[str] = []
+    with seeded.app_context():
+        engine = db.engine
+    listeners = {
+        "before_cursor_execute": lambda conn, cursor, statement, *rest: statements.append(statement),
+        "commit": lambda conn: statements.append("COMMIT"),
+    }
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    try:
+        response = sign_up(client, DEMO, "once@example.org")
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
+    assert answered_sent(response, DEMO)
+    assert "COMMIT" in statements
+    assert statements[statements.index("COMMIT") + 1 :] == []
 
 
 def test_the_waiting_list_shows_and_emails_the_position(app: Flask, client: FlaskClient) -> None:
