@@ -101,7 +101,10 @@ def _limit(setting: str) -> str:
 def rsvp_form(slug: str) -> Any:
     if request.method == "POST":
         locks.begin_write(db.session)  # before any read: this unit of work will write
-    talk = _public_talk(slug)
+        # Under the lock, read only what a sign-up needs; a page with errors loads the rest.
+        talk = talks.talk_to_sign_up_for(db.session, slug) or abort(404)
+    else:
+        talk = _public_talk(slug)
     tz = ZoneInfo(talk.series.timezone)
     form = _rsvp_form(talk)
     is_open = signups.signups_open(talk, now())

@@ -53,6 +53,12 @@ def talk_by_slug(session: Session, slug: str) -> Talk | None:
     return session.scalars(_public_talks().where(Talk.slug == slug).options(selectinload(Talk.sections))).first()
 
 
+def talk_to_sign_up_for(session: Session, slug: str) -> Talk | None:
+    """The published talk, its row alone: a sign-up needs its capacity, room and series, which
+    load on demand, not the parts, speakers and sections a page shows (read under the write lock)."""
+    return session.scalars(select(Talk).where(Talk.published.is_(True), Talk.slug == slug)).first()
+
+
 def upcoming_talks(session: Session, now: datetime, limit: int | None = None) -> list[Talk]:
     """Published talks that have not ended yet, soonest first (cancelled ones included, marked)."""
     query = _public_talks().where(Talk.ends_at > now).order_by(Talk.starts_at)
