@@ -30,7 +30,6 @@ import contextlib
 import os
 import platform
 import resource
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -43,7 +42,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cli
 import requests
+from cli import BenchError
 from proc_cpu import busy_cpu_seconds, group_cpu_seconds, pids_cpu_seconds
 from sqlalchemy import create_engine, text
 
@@ -55,10 +56,6 @@ from tests.concurrency import live  # noqa: E402  (the gunicorn and client helpe
 BENCH = ROOT / "bench"
 BACKENDS = ("sqlite", "postgresql")
 BARE_REDIRECT = "/talks/bare-app/rsvp/sent"
-
-
-class BenchError(Exception):
-    """Something could not be set up, started or measured."""
 
 
 @dataclass
@@ -333,12 +330,7 @@ def table(results: list[Burst], bare: Burst) -> str:
                 f"{r.rps / bare.rps:.2f}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return cli.markdown_table(rows)
 
 
 def report(results: list[Burst], bare: Burst, skipped: list[str], args: argparse.Namespace) -> None:
@@ -382,22 +374,8 @@ def run(args: argparse.Namespace) -> None:
     report(results, bare, skipped, args)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    sys.exit(128 + signum)  # unwinds the with blocks: servers stopped, databases dropped
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        run(args)
-    except (BenchError, live.LiveError) as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return cli.main(run, parse_args(argv), live.LiveError)
 
 
 if __name__ == "__main__":

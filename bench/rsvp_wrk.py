@@ -38,7 +38,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import cli
 import requests
+from cli import BenchError
 from proc_cpu import busy_cpu_seconds, group_cpu_seconds, pids_cpu_seconds
 from rsvp_burst import BARE_REDIRECT, code_state, give_seats, machine, our_cpu_seconds, postgres_backends
 from sqlalchemy import create_engine, text
@@ -109,10 +110,6 @@ end
 """
 # setup() and done() run in wrk's main Lua state, the other functions in each thread's own: the
 # main state keeps the threads for done(), each thread gets its tag as a global of its state.
-
-
-class BenchError(Exception):
-    """Something could not be set up, started or measured."""
 
 
 @dataclass
@@ -341,12 +338,7 @@ def table(runs: list[Run], bare: Run) -> str:
                 f"{r.rps / bare.rps:.2f}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return cli.markdown_table(rows)
 
 
 def report(runs: list[Run], bare: Run, skipped: list[str], args: argparse.Namespace) -> None:
@@ -416,22 +408,8 @@ def run(args: argparse.Namespace) -> None:
     report(runs, bare, skipped, args)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    sys.exit(128 + signum)  # unwinds the with blocks: servers stopped, databases dropped
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        run(args)
-    except (BenchError, live.LiveError) as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return cli.main(run, parse_args(argv), live.LiveError)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import cli
+from cli import BenchError
 from proc_cpu import busy_cpu_seconds, group_cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,10 +52,6 @@ BENCH = ROOT / "bench"
 TALK_PATH = f"/talks/{live.TALK_SLUG}"
 TARGET_RATIO = 0.8
 BUSY_ELSEWHERE = 0.05  # above this share of the CPUs taken by other processes, a run is disturbed
-
-
-class BenchError(Exception):
-    """Something could not be set up, started or measured."""
 
 
 @dataclass
@@ -316,22 +313,8 @@ def run(args: argparse.Namespace) -> None:
         print_report(results, args, page)
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    sys.exit(128 + signum)  # unwinds the finally blocks, so the servers are stopped
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        run(args)
-    except (BenchError, live.LiveError) as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return cli.main(run, parse_args(argv), live.LiveError)
 
 
 if __name__ == "__main__":

@@ -133,26 +133,28 @@ def logout() -> Any:
     return render_template("auth/logged_out.html")
 
 
-def current_organizer() -> Organizer | None:
-    """The organizer of this session, if it still is one and the session was not ended since
-    (removal and logout take effect at once, for every copy of the cookie)."""
+def _bound_organizer() -> Organizer | None:
+    """The organizer this session's login is bound to, if it still is one (removal takes effect
+    at once), whether or not the session has been ended since."""
     who = session.get("who")
     organizer = organizers.by_id(db.session, session.get("organizer_id"))
     if who is None or organizer is None:
         return None
     if (organizer.issuer, organizer.subject) != (who.get("iss"), who.get("sub")):
         return None
-    key = session.get("session_key")
-    if not organizer.session_key or not isinstance(key, str) or not hmac.compare_digest(organizer.session_key, key):
-        return None
     return organizer
 
 
-def _ended_elsewhere() -> bool:
-    """This session's organizer is still one, but the session was ended (a logout) since it began."""
-    organizer = organizers.by_id(db.session, session.get("organizer_id"))
-    who = session.get("who") or {}
-    return organizer is not None and (organizer.issuer, organizer.subject) == (who.get("iss"), who.get("sub"))
+def _session_is_current(organizer: Organizer) -> bool:
+    """The session carries the organizer's key: no logout since, on any device, for any copy of the cookie."""
+    key = session.get("session_key")
+    return bool(organizer.session_key) and isinstance(key, str) and hmac.compare_digest(organizer.session_key, key)
+
+
+def current_organizer() -> Organizer | None:
+    """The organizer of this session, if it still is one and the session was not ended since."""
+    organizer = _bound_organizer()
+    return organizer if organizer is not None and _session_is_current(organizer) else None
 
 
 def require_organizer() -> Any:
@@ -162,8 +164,8 @@ def require_organizer() -> Any:
         # Not logged in, or logged in too long ago (activity does not extend a login).
         session.clear()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    organizer = current_organizer()
-    if organizer is None and _ended_elsewhere():
+    organizer = _bound_organizer()
+    if organizer is not None and not _session_is_current(organizer):
         session.clear()  # logged out since (maybe on another device): log in again
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if organizer is None:

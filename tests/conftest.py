@@ -47,8 +47,9 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
-def make_app(tmp_path: Path, **overrides: Any) -> Flask:
-    """An app on a fresh, migrated SQLite database in tmp_path; mail kept in memory, jobs run at once."""
+def make_app(tmp_path: Path, *, upgrade_to: str = "head", **overrides: Any) -> Flask:
+    """An app on a fresh SQLite database in tmp_path, migrated up to `upgrade_to`; mail kept in
+    memory, jobs run at once."""
     app = create_app(
         {
             "TESTING": True,
@@ -64,7 +65,7 @@ def make_app(tmp_path: Path, **overrides: Any) -> Flask:
         }
     )
     with app.app_context():
-        flask_migrate.upgrade()
+        flask_migrate.upgrade(revision=upgrade_to)
     return app
 
 

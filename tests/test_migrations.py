@@ -9,27 +9,17 @@ import flask_migrate
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from app import create_app
 from extensions import db
 from models import Organizer, Rsvp, RsvpStatus, Talk
 from services import outbox
-from tests.conftest import dispose
+from tests.conftest import dispose, make_app
 from tests.rsvp_support import make_talk
 
 
 def test_addresses_saved_with_an_idn_domain_are_kept_in_ascii_after_the_upgrade(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",
-            "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
-            "SECRET_KEY": "test",
-            "MAIL_BACKEND": "memory",
-        }
-    )
+    app = make_app(tmp_path, upgrade_to="0005")  # as an earlier version left its database
     try:
         with app.app_context():
-            flask_migrate.upgrade(revision="0005")
             talk = make_talk(5, contact_email="Talks@Bücher.example")
             now = datetime.now(UTC)
             # As the previous version saved them: the domain as typed (lower-cased Unicode).
@@ -55,18 +45,9 @@ def test_addresses_saved_with_an_idn_domain_are_kept_in_ascii_after_the_upgrade(
 
 
 def test_messages_given_up_on_before_the_upgrade_are_listed_as_such(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",
-            "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
-            "SECRET_KEY": "test",
-            "MAIL_BACKEND": "memory",
-        }
-    )
+    app = make_app(tmp_path, upgrade_to="0006")  # as an earlier version left its database
     try:
         with app.app_context():
-            flask_migrate.upgrade(revision="0006")
             then = datetime(2030, 1, 1, tzinfo=UTC)
             table = sa.table(
                 "outbox_message",
