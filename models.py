@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -68,6 +68,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class ChatAssignment(enum.StrEnum):
+    FIRST_COME = "first_come"  # a booking takes a place at once
+    DRAW = "draw"  # people ask for up to three slots; a seeded draw assigns them at the draw time
+
+
 class TalkStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     TENTATIVE = "tentative"
@@ -96,6 +101,9 @@ class Series(Base):
     default_room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id", use_alter=True))
     # Who may RSVP: email domains, comma-separated ("mcgill.ca, mila.quebec"); empty means anyone.
     rsvp_domains: Mapped[str] = mapped_column(Text, default="")
+    # The announcement email: the mailing lists it goes to, and its template ("" = Lectern's own).
+    announce_lists: Mapped[str] = mapped_column(Text, default="", server_default="")
+    announce_template: Mapped[str] = mapped_column(Text, default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     rooms: Mapped[list[Room]] = relationship(
@@ -171,6 +179,23 @@ class Talk(Base):
     ask_affiliation: Mapped[bool] = mapped_column(default=False)
     ask_question: Mapped[bool] = mapped_column(default=False)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the announcement last sent
+    # Chats with the speaker (services/chats.py).
+    chat_assignment: Mapped[ChatAssignment] = mapped_column(
+        Enum(ChatAssignment, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=ChatAssignment.FIRST_COME,
+        server_default="first_come",
+    )
+    chat_open: Mapped[bool] = mapped_column(default=True)  # False: closed by hand
+    chat_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: when the talk starts
+    chat_draw_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: a day before the talk
+    # A draw places people who had a chat with a speaker of the series this semester after the others.
+    chat_prefer_new: Mapped[bool] = mapped_column(default=False)
+    # Part of the speaker's link to their chat schedule; a new one revokes the old link ("" = none made).
+    chat_link_nonce: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    chat_schedule_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where each speaker's chat schedule is emailed: {speaker's name: address}.
+    chat_speaker_emails: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -359,6 +384,9 @@ class Rsvp(Base):
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Calendar SEQUENCE of this attendee's invite; grows with each change that matters to them.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # What they would like to talk about with the speaker, and their chat invite's SEQUENCE.
+    chat_topic: Mapped[str] = mapped_column(Text, default="", server_default="")
+    chat_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -401,3 +429,81 @@ class OutboxMessage(Base):
     rsvp: Mapped[Rsvp | None] = relationship()
     talk: Mapped[Talk | None] = relationship()
     after: Mapped[OutboxMessage | None] = relationship(remote_side=[id])
+
+
+class ChatSlot(Base):
+    """A short in-person chat with a speaker after the talk, for up to `capacity` people."""
+
+    __tablename__ = "chat_slot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"), index=True)
+    # Which speaker, by name (a talk's speakers are rewritten by edits and imports); "" = the talk's speaker(s).
+    speaker_name: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    # Grows when the slot moves: part of the SEQUENCE of the invites of the people booked.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+    talk: Mapped[Talk] = relationship()
+    bookings: Mapped[list[ChatBooking]] = relationship(back_populates="slot", order_by="ChatBooking.id")
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.minutes)
+
+
+class ChatBooking(Base):
+    """One person's place in a chat slot. One per sign-up (so one per person per talk), enforced
+    by the database."""
+
+    __tablename__ = "chat_booking"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("chat_slot.id", ondelete="CASCADE"), index=True)
+    rsvp_id: Mapped[int] = mapped_column(ForeignKey("rsvp.id", ondelete="CASCADE"), unique=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"), index=True)
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    drawn: Mapped[bool] = mapped_column(default=False)  # placed by the draw
+
+    slot: Mapped[ChatSlot] = relationship(back_populates="bookings")
+    rsvp: Mapped[Rsvp] = relationship()
+
+
+class ChatRequest(Base):
+    """A wish for a slot, before a draw: rank 1 is the first choice."""
+
+    __tablename__ = "chat_request"
+    __table_args__ = (
+        UniqueConstraint("rsvp_id", "rank", name="uq_chat_request_rank"),
+        UniqueConstraint("rsvp_id", "slot_id", name="uq_chat_request_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"), index=True)
+    rsvp_id: Mapped[int] = mapped_column(ForeignKey("rsvp.id", ondelete="CASCADE"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("chat_slot.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    slot: Mapped[ChatSlot] = relationship()
+    rsvp: Mapped[Rsvp] = relationship()
+
+
+class ChatDraw(Base):
+    """A talk's draw, as run: its seed, what it was given and what it decided, so that anyone
+    can run it again from the same inputs and get the same result."""
+
+    __tablename__ = "chat_draw"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talk.id", ondelete="CASCADE"), unique=True)
+    seed: Mapped[str] = mapped_column(String(64))
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # {"slots": {slot id: capacity}, "wishes": {sign-up id: [slot ids, first choice first]},
+    #  "later": [sign-up ids placed after the others]}
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # {"order": [sign-up ids, as drawn], "placed": {sign-up id: slot id}, "unplaced": [sign-up ids]}
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

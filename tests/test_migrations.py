@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import flask_migrate
@@ -10,26 +10,72 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from extensions import db
-from models import Organizer, Rsvp, RsvpStatus, Talk
+from models import Organizer, Rsvp, Talk
 from services import outbox
 from tests.conftest import dispose, make_app
 from tests.rsvp_support import make_talk
+
+
+def _insert(table: str, **values: object) -> int:
+    """A row written as an earlier version wrote it: through its tables as they were then, not
+    today's models (which know columns the older schema lacks)."""
+    reflected = sa.Table(table, sa.MetaData(), autoload_with=db.session.connection())
+    return db.session.execute(reflected.insert().values(**values)).inserted_primary_key[0]
 
 
 def test_addresses_saved_with_an_idn_domain_are_kept_in_ascii_after_the_upgrade(tmp_path: Path) -> None:
     app = make_app(tmp_path, upgrade_to="0005")  # as an earlier version left its database
     try:
         with app.app_context():
-            talk = make_talk(5, contact_email="Talks@Bücher.example")
             now = datetime.now(UTC)
+            series_id = _insert(
+                "series",
+                name="Test Series",
+                timezone="America/Montreal",
+                default_minutes=60,
+                contact_email="Talks@Bücher.example",
+                description="",
+                rsvp_domains="",
+                updated_at=now,
+            )
+            talk_id = _insert(
+                "talk",
+                series_id=series_id,
+                slug="a-talk",
+                title="A talk",
+                status="scheduled",
+                published=True,
+                starts_at=now + timedelta(days=3),
+                ends_at=now + timedelta(days=3, hours=1),
+                intro_md="",
+                links="[]",
+                images="[]",
+                sequence=0,
+                rsvp_open=True,
+                ask_affiliation=False,
+                ask_question=False,
+                created_at=now,
+                updated_at=now,
+            )
             # As the previous version saved them: the domain as typed (lower-cased Unicode).
             for email in ("zoe@bücher.example", "max@bücher.example", "max@xn--bcher-kva.example"):
-                db.session.add(
-                    Rsvp(talk=talk, email=email, name="X", status=RsvpStatus.SEATED, queued_at=now, token_nonce="n")
+                _insert(
+                    "rsvp",
+                    talk_id=talk_id,
+                    email=email,
+                    name="X",
+                    affiliation="",
+                    question="",
+                    status="seated",
+                    queued_at=now,
+                    token_nonce="n",
+                    walk_in=False,
+                    sequence=0,
+                    created_at=now,
+                    updated_at=now,
                 )
-            db.session.add(Organizer(email="ada@bücher.example"))
+            _insert("organizer", email="ada@bücher.example", name="", invited_by="", created_at=now, session_key="k")
             db.session.commit()
-            talk_id = talk.id
             db.session.remove()
 
             flask_migrate.upgrade()
