@@ -34,7 +34,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 import links
 from extensions import db
 from models import Rsvp, Talk
-from services import delivery, mail_text, outbox, signups
+from services import chats, delivery, mail_text, outbox, signups
 from services.tokens import manage_token
 
 log = logging.getLogger(__name__)
@@ -145,4 +145,27 @@ def purge_attendee_data() -> int:
         db.session, now(), keep=timedelta(days=current_app.config["ATTENDEE_RETENTION_DAYS"])
     )
     db.session.commit()
+    return count
+
+
+@tasks.periodic_task(crontab(minute="*"))
+def make_due_draws() -> int:
+    """Chat draws whose time has come, each in its own unit of work (one failing spares the others)."""
+    talk_ids = chats.due_draws(db.session, now())
+    db.session.rollback()
+    for talk_id in talk_ids:
+        try:
+            chats.run_draw(db.session, talk_id, now())
+            commit_and_dispatch()
+        except Exception:
+            db.session.rollback()
+            log.exception("the chat draw for talk %s could not be made; it is tried again next minute", talk_id)
+    return len(talk_ids)
+
+
+@tasks.periodic_task(crontab(minute="*"))
+def send_speaker_schedules() -> int:
+    """Speakers get their chat schedule once chat sign-up has closed."""
+    count = chats.queue_closed_schedules(db.session, now())
+    commit_and_dispatch()
     return count

@@ -31,6 +31,7 @@ PUBLIC_MODELS = (
     models.Speaker,
     models.TalkSection,
     models.ScheduleEntry,
+    models.ChatSlot,  # the talk page offers chats when it has slots
 )
 
 

@@ -65,6 +65,24 @@ for _name, _label in (
     declare(_name, ATTENDEE_EMAIL, f"{_label} (email)", personal=True)
 
 
+# The last messages to someone who erased their data: they carry the address until sent.
+ERASURE_KINDS = {"rsvp.erased", "chat.erased"}
+
+ATTENDEE_CHAT_EMAIL = "attendee_chat_email"
+for _name, _label in (
+    ("chat.confirmation", "Chat booked"),
+    ("chat.wishes", "Chat wishes received"),
+    ("chat.moved", "Chat moved"),
+    ("chat.cancelled", "Chat cancelled"),
+    ("chat.not_drawn", "No chat this time"),
+):
+    declare(_name, ATTENDEE_CHAT_EMAIL, f"{_label} (email)", personal=True)
+# After an erasure: it carries what it needs (rsvp_id, email, name, slot) in its payload.
+declare("chat.erased", ATTENDEE_CHAT_EMAIL, "Chat cancelled, sign-up erased (email)")
+SPEAKER_EMAIL = "speaker_email"
+declare("chat.speaker_schedule", SPEAKER_EMAIL, "Chat schedule for the speaker (email)")
+
+
 def kind_of(message: OutboxMessage) -> Kind | None:
     """The message's kind, or None for one no longer declared (written by an older version)."""
     return KINDS.get(message.kind)
@@ -202,7 +220,7 @@ def mark_done(message: OutboxMessage, now: datetime) -> None:
 
 def _forget_personal_data(message: OutboxMessage) -> None:
     """The last message to someone who erased their sign-up holds their address until it is done."""
-    if message.kind == "rsvp.erased":
+    if message.kind in ERASURE_KINDS:
         message.payload = {}
 
 

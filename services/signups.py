@@ -134,6 +134,19 @@ def remove_signup_handler(handler: SignupHandler) -> None:
         _signup_handlers.remove(handler)
 
 
+# Called just before an erased sign-up's row is deleted (with the database's cascade taking
+# what hangs on it, a chat booking say), for what must be read before it is gone.
+ErasingHandler = Callable[[Session, Talk, Rsvp, Cause, datetime], None]
+_erasing_handlers: list[ErasingHandler] = []
+
+
+def on_signup_erasing(handler: ErasingHandler) -> ErasingHandler:
+    """Call `handler(session, talk, rsvp, cause, now)` before a sign-up is erased or purged."""
+    if handler not in _erasing_handlers:
+        _erasing_handlers.append(handler)
+    return handler
+
+
 def _transition(
     session: Session,
     talk: Talk,
@@ -152,6 +165,8 @@ def _transition(
     """
     before = None if new else rsvp.status
     if to == ERASED:
+        for erasing in list(_erasing_handlers):
+            erasing(session, talk, rsvp, cause, now)
         outbox.forget_rsvp(session, rsvp)
         session.delete(rsvp)
     else:
@@ -392,6 +407,11 @@ def seat_waiting_lists(session: Session, room_id: int, now: datetime) -> list[Rs
         if not talk.is_cancelled:
             promoted += fill_seats(session, talk, now)
     return promoted
+
+
+def locked_rsvp(session: Session, rsvp_id: int) -> tuple[Talk, Rsvp]:
+    """A sign-up and its talk, read again under the talk's lock (for changes that hang on it)."""
+    return _locked_rsvp(session, rsvp_id)
 
 
 def _locked_rsvp(session: Session, rsvp_id: int) -> tuple[Talk, Rsvp]:

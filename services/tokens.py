@@ -1,6 +1,7 @@
-"""Signed links that stand in for accounts: an attendee's manage link.
+"""Signed links that stand in for accounts: an attendee's manage link, a speaker's chat schedule.
 
-The token carries only ids and a random nonce, never an email or a name, and is signed with
+A token carries only ids, a random nonce and (for a speaker) the speaker's public name, never
+an attendee's email or name, and is signed with
 the site's secret under a purpose of its own, so a token made for anything else is refused.
 """
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from models import Rsvp
+from models import Rsvp, Talk
 
 MANAGE_PURPOSE = "lectern.rsvp.manage"
 
@@ -41,5 +42,32 @@ def read_manage_token(secret: str, token: str) -> ManageClaim:
     try:
         rsvp_id, talk_id, nonce = _serializer(secret).loads(token)
         return ManageClaim(int(rsvp_id), int(talk_id), str(nonce))
+    except (BadData, ValueError, TypeError) as error:
+        raise BadToken(str(error)) from None
+
+
+SPEAKER_PURPOSE = "lectern.chats.speaker"
+
+
+@dataclass(frozen=True)
+class SpeakerClaim:
+    talk_id: int
+    speaker_name: str  # "" for a talk's one speaker (or its speakers together)
+    nonce: str
+
+    def matches(self, talk: Talk) -> bool:
+        """Only while the organizers have not revoked the link or made a new one."""
+        return talk.id == self.talk_id and bool(talk.chat_link_nonce) and talk.chat_link_nonce == self.nonce
+
+
+def speaker_token(secret: str, talk: Talk, speaker_name: str) -> str:
+    """The speaker's link to their chat schedule: ids, their name on the talk and the talk's nonce."""
+    return URLSafeSerializer(secret, salt=SPEAKER_PURPOSE).dumps([talk.id, speaker_name, talk.chat_link_nonce])
+
+
+def read_speaker_token(secret: str, token: str) -> SpeakerClaim:
+    try:
+        talk_id, speaker_name, nonce = URLSafeSerializer(secret, salt=SPEAKER_PURPOSE).loads(token)
+        return SpeakerClaim(int(talk_id), str(speaker_name), str(nonce))
     except (BadData, ValueError, TypeError) as error:
         raise BadToken(str(error)) from None
