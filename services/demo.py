@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import EntryKind, Room, ScheduleEntry, Series, Speaker, Talk, TalkPart, TalkStatus
+from models import ChatAssignment, EntryKind, Room, ScheduleEntry, Series, Speaker, Talk, TalkPart, TalkStatus
+from services import chats
 from services.talk_editing import semester_for_day
 
 DEMO_PREFIX = "demo:"
@@ -48,6 +49,19 @@ class DemoTalk:
     recording_url: str | None = None
     slides_url: str | None = None
     links: list[dict[str, str]] = field(default_factory=list)
+    chats: DemoChats | None = None
+
+
+@dataclass
+class DemoChats:
+    """Chat slots after the talk (per speaker), and the fictional people who booked or asked."""
+
+    count: int
+    minutes: int
+    capacity: int
+    assignment: ChatAssignment = ChatAssignment.FIRST_COME
+    # (name, email, slot numbers: the booked one, or wishes in order before a draw, topic)
+    people: list[tuple[str, str, list[int], str]] = field(default_factory=list)
 
 
 TALKS = [
@@ -95,6 +109,16 @@ TALKS = [
             )
         ],
         links=[{"label": "Paper", "url": "https://example.org/papers/quiet-benchmarks"}],
+        chats=DemoChats(
+            count=4,
+            minutes=15,
+            capacity=2,
+            people=[
+                ("Priya Castellanos", "priya@example.org", [0], "Annotator disagreement as a signal"),
+                ("Jonah Whitfield", "jonah@example.org", [0], ""),
+                ("Lea Marchetti", "lea@example.org", [2], "Checklists for new test sets"),
+            ],
+        ),
     ),
     DemoTalk(
         key="lightning",
@@ -119,6 +143,17 @@ TALKS = [
                 "Kofi is a first-year master's student interested in dialogue.",
             ),
         ],
+        chats=DemoChats(
+            count=3,
+            minutes=10,
+            capacity=1,
+            assignment=ChatAssignment.DRAW,
+            people=[
+                ("Sam Oduya", "sam@example.org", [0, 1], "Syllables in Finnish poetry"),
+                ("Rosa Lindqvist", "rosa@example.org", [0, 3], ""),
+                ("Malik Brennan", "malik@example.org", [3, 4, 5], "Apologies in support chats"),
+            ],
+        ),
     ),
     DemoTalk(
         key="maps",
@@ -179,6 +214,7 @@ def seed(session: Session, series: Series, today: datetime) -> int:
             session.add(talk)
             created += 1
         starts_at = datetime.combine(day, demo.start, tzinfo=tz)
+        moved_by = starts_at - talk.starts_at if talk.starts_at is not None else None
         talk.title = demo.title
         talk.status = demo.status
         talk.starts_at = starts_at
@@ -204,8 +240,44 @@ def seed(session: Session, series: Series, today: datetime) -> int:
             )
             for index, (title, speakers, abstract, bio) in enumerate(demo.parts)
         ]
+        if demo.chats is not None:
+            _chats(session, talk, demo.chats, moved_by, today)
     _schedule_entries(session, series, local_today)
     return created
+
+
+def _chats(session: Session, talk: Talk, spec: DemoChats, moved_by: timedelta | None, today: datetime) -> None:
+    """The talk's chats: made once, with their bookings (or wishes); moved with the talk afterwards."""
+    session.flush()
+    slots = chats.slots_of(session, talk.id)
+    if slots:
+        for slot in slots if moved_by else []:
+            slot.starts_at += moved_by
+        return
+    talk.chat_assignment = spec.assignment
+    for name in talk.speaker_names if len(talk.speaker_names) > 1 else [""]:
+        chats.add_slots(
+            session,
+            talk.id,
+            first_starts_at=None,
+            count=spec.count,
+            minutes=spec.minutes,
+            capacity=spec.capacity,
+            place=None,
+            speaker_name=name,
+            now=today,
+        )
+    slots = chats.slots_of(session, talk.id)
+    for name, email, numbers, topic in spec.people:
+        chats.book(
+            session,
+            talk.id,
+            name=name,
+            email=email,
+            slot_ids=[slots[n].id for n in numbers],
+            topic=topic,
+            now=today,
+        )
 
 
 ENTRIES = (
