@@ -109,14 +109,34 @@ TALKS = [
             )
         ],
         links=[{"label": "Paper", "url": "https://example.org/papers/quiet-benchmarks"}],
+    ),
+    DemoTalk(
+        key="whale-song",
+        slug="whale-song-token-by-token",
+        title="Whale Song, Token by Token",
+        days_from_today=7,
+        start=time(14, 0),
+        room="Room B12",
+        intro="The speaker stays after the talk for short chats: book one from the talk's page.",
+        parts=[
+            (
+                None,
+                [("Aroha Lindgren-Mbeki", "Coastal Acoustics Lab", None)],
+                "Humpback songs repeat and change over a season. This talk treats recordings as "
+                "sequences of sound units and asks what a language model learns from them, and what "
+                "it cannot know without the ocean around the sound.",
+                "Aroha Lindgren-Mbeki records and models marine mammal sounds. She spends part of "
+                "each year on a research boat and the rest writing software for it.",
+            )
+        ],
         chats=DemoChats(
             count=4,
             minutes=15,
             capacity=2,
             people=[
-                ("Priya Castellanos", "priya@example.org", [0], "Annotator disagreement as a signal"),
+                ("Priya Castellanos", "priya@example.org", [0], "Tagging song units by hand"),
                 ("Jonah Whitfield", "jonah@example.org", [0], ""),
-                ("Lea Marchetti", "lea@example.org", [2], "Checklists for new test sets"),
+                ("Lea Marchetti", "lea@example.org", [2], "Hydrophone placement"),
             ],
         ),
     ),
@@ -198,7 +218,8 @@ def on_a_weekday(day: date) -> date:
     return day - timedelta(days=1) if day.weekday() == 5 else day + timedelta(days=1) if day.weekday() == 6 else day
 
 
-def seed(session: Session, series: Series, today: datetime) -> int:
+def seed(session: Session, series: Series, today: datetime, *, sign_ups: bool = True) -> int:
+    """The demo talks; with `sign_ups`, also the fictional people who booked its chats (signed up)."""
     tz = ZoneInfo(series.timezone)
     local_today = today.astimezone(tz).date()
     if not series.description:
@@ -241,12 +262,14 @@ def seed(session: Session, series: Series, today: datetime) -> int:
             for index, (title, speakers, abstract, bio) in enumerate(demo.parts)
         ]
         if demo.chats is not None:
-            _chats(session, talk, demo.chats, moved_by, today)
+            _chats(session, talk, demo.chats, moved_by, today, sign_ups=sign_ups)
     _schedule_entries(session, series, local_today)
     return created
 
 
-def _chats(session: Session, talk: Talk, spec: DemoChats, moved_by: timedelta | None, today: datetime) -> None:
+def _chats(
+    session: Session, talk: Talk, spec: DemoChats, moved_by: timedelta | None, today: datetime, *, sign_ups: bool
+) -> None:
     """The talk's chats: made once, with their bookings (or wishes); moved with the talk afterwards."""
     session.flush()
     slots = chats.slots_of(session, talk.id)
@@ -268,7 +291,7 @@ def _chats(session: Session, talk: Talk, spec: DemoChats, moved_by: timedelta | 
             now=today,
         )
     slots = chats.slots_of(session, talk.id)
-    for name, email, numbers, topic in spec.people:
+    for name, email, numbers, topic in spec.people if sign_ups else []:
         chats.book(
             session,
             talk.id,

@@ -36,7 +36,8 @@ EVE = Identity("https://login.example.edu", "sub-eve", "eve@example.edu", True, 
 
 @pytest.fixture
 def seeded(app: Flask) -> Flask:
-    """The demo talks, dated around today, and one organizer (ada@example.edu)."""
+    """The demo talks, dated around today (with their chat slots, without the demo's fictional
+    sign-ups), and one organizer (ada@example.edu)."""
     with app.app_context():
         series = talks.get_series(
             db.session,
@@ -46,7 +47,7 @@ def seeded(app: Flask) -> Flask:
             contact_email="t@example.org",
         )
         db.session.flush()
-        demo.seed(db.session, series, today=datetime.now(UTC))
+        demo.seed(db.session, series, today=datetime.now(UTC), sign_ups=False)
         organizers.add(db.session, "ada@example.edu")
         db.session.commit()
     return app

@@ -34,7 +34,7 @@ def seeded(app: Flask) -> Flask:
         series = talks.get_series(
             db.session, name="Test Series", timezone="America/Montreal", default_minutes=60, contact_email=CONTACT
         )
-        demo.seed(db.session, series, today=datetime.now(UTC))
+        demo.seed(db.session, series, today=datetime.now(UTC), sign_ups=False)
         db.session.commit()
     return app
 
