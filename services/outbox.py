@@ -64,6 +64,10 @@ for _name, _label in (
 ):
     declare(_name, ATTENDEE_EMAIL, f"{_label} (email)", personal=True)
 
+# The announcement of a talk, to one of the series' mailing lists (services/announcement.py).
+ANNOUNCEMENT_EMAIL = "announcement_email"
+declare("announcement.email", ANNOUNCEMENT_EMAIL, "Announcement to a mailing list (email)")
+
 
 def kind_of(message: OutboxMessage) -> Kind | None:
     """The message's kind, or None for one no longer declared (written by an older version)."""
