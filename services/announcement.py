@@ -170,7 +170,8 @@ def is_default(source: str) -> bool:
     return normalised(source) == normalised(DEFAULT_TEMPLATE)
 
 
-_ONLY_TAGS = re.compile(r"^\s*(?:\{%.*?%\}\s*|\{#.*?#\}\s*)+$")
+# A tag never runs past its own end ("%}"): one way to read a line, so a long one cannot stall the match.
+_ONLY_TAGS = re.compile(r"^\s*(?:\{%(?:(?!%\}).)*%\}\s*|\{#(?:(?!#\}).)*#\}\s*)+$")
 _TAG_AT_END = re.compile(r"(?<![-+])([%#])\}(\s*)$")
 
 

@@ -232,6 +232,12 @@ def test_a_line_of_tags_alone_leaves_no_line_and_other_lines_keep_theirs(ctx: Fl
     assert announcement.render(source, announcement.sample_context(full=False)).text == "A\nB\nC\n"
 
 
+def test_a_long_line_of_tags_with_text_after_them_is_read_at_once() -> None:
+    """Reading a line as "tags only" must not try every way of splitting it into tags (which never ends)."""
+    source = "Subject: x\n\n" + "{% if room %}{% endif %}" * 2000 + " and text\nEnd"
+    assert announcement.render(source, announcement.sample_context(full=True)).text == " and text\nEnd\n"
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
