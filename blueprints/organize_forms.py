@@ -143,7 +143,29 @@ class SeriesForm(LecternForm):
         "Leave empty to let anyone sign up.",
         validators=[Length(max=2000)],
     )
+    announce_lists = TextAreaField(
+        "Mailing lists for announcements",
+        description="The addresses a talk's announcement is sent to, one a line or separated by commas. "
+        "It is sent from the contact address above: many lists take posts only from their members.",
+        validators=[Length(max=4000)],
+        render_kw={"rows": 3},
+    )
+    announce_template = TextAreaField(
+        "Announcement template",
+        description="The first line is the subject. Markdown: **bold**, *italics*, <https://…> for a link; "
+        "a line break stays a line break. Leave empty for Lectern's default.",
+        validators=[Length(max=20000)],
+        render_kw={"rows": 24, "spellcheck": "false", "class": "code"},
+    )
+    announce_reset = BooleanField("Reset to Lectern's default template (your changes to it are discarded)")
     submit = SubmitField("Save settings")
+
+
+class AnnounceForm(LecternForm):
+    """Send a talk's announcement to the series' lists; once sent, again only when ticked."""
+
+    send_again = BooleanField("Send again")
+    submit = SubmitField("Send to the lists")
 
 
 class WalkInForm(LecternForm):

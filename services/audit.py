@@ -71,6 +71,8 @@ def series_snapshot(series: Series) -> dict[str, Any]:
         "contact_email": series.contact_email,
         "description": series.description,
         "rsvp_domains": series.rsvp_domains,
+        "announce_lists": series.announce_lists,
+        "announce_template": series.announce_template,
     }
 
 

@@ -3,7 +3,7 @@
 services/outbox.py declares the kinds and names each one's handler; HANDLERS below holds them
 by that name. Claiming a message, leasing it while its work is done, backing off after a
 failure and giving up stay here, once for every kind: a handler only does its own work and
-says how it went (a `Result`). Today's one handler sends attendee emails.
+says how it went (a `Result`). Today's handlers send attendee emails and announcements.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from adapters.mail import Mailer, MailError
 from models import OutboxMessage, Rsvp, RsvpStatus, Talk, TalkStatus
-from services import mail_text, outbox
+from services import announcement, mail_text, outbox
 from services.locks import begin_write
 from services.signups import WALK_IN_DOMAIN, waiting_position
 
@@ -228,6 +228,35 @@ def attendee_email(session: Session, message: OutboxMessage, tools: Tools, now: 
 
 
 HANDLERS[outbox.ATTENDEE_EMAIL] = attendee_email
+
+
+def announcement_email(session: Session, message: OutboxMessage, tools: Tools, now: datetime) -> Result | Work:
+    """A talk's announcement to one mailing list, as the organizer previewed and sent it."""
+    talk, to = message.talk, outbox.recipient_of(message)
+    if talk is None or to is None:
+        return nothing_to_do("nothing to send: the talk was deleted")
+    if reason := announcement.superseded(talk, now):
+        # Written before (a mail server that was down): a list would now be told something wrong.
+        return nothing_to_do(reason)
+    try:
+        email = announcement.compose(talk.series, to=to.email, payload=message.payload, now=now)
+    except Exception as error:  # a bug or bad data: back off instead of failing every sweep
+        log.exception("announcement for outbox message %s could not be written", message.id)
+        return try_again(f"could not be written: {error!r}", "failed to compose, will try again")
+    message_id, talk_id = message.id, talk.id
+
+    def send() -> Result:
+        try:
+            tools.mailer.send(email)
+        except MailError as error:
+            log.warning("announcement of talk %s (outbox message %s) not sent: %s", talk_id, message_id, error)
+            return try_again(str(error))
+        return done("sent")
+
+    return send
+
+
+HANDLERS[outbox.ANNOUNCEMENT_EMAIL] = announcement_email
 
 
 def erased_attendee(message: OutboxMessage, talk: Talk, now: datetime) -> Rsvp:

@@ -64,6 +64,10 @@ for _name, _label in (
 ):
     declare(_name, ATTENDEE_EMAIL, f"{_label} (email)", personal=True)
 
+# The announcement of a talk, to one of the series' mailing lists (services/announcement.py).
+ANNOUNCEMENT_EMAIL = "announcement_email"
+declare("announcement.email", ANNOUNCEMENT_EMAIL, "Announcement to a mailing list (email)")
+
 
 # The last messages to someone who erased their data: they carry the address until sent.
 ERASURE_KINDS = {"rsvp.erased", "chat.erased"}

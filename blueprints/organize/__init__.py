@@ -77,4 +77,4 @@ def consequences(promoted: list[Any], told: int) -> str:
 
 
 # The routes of each part register on `bp` as their module is imported.
-from blueprints.organize import attendees, audit, importing, outbox, rooms, settings, talks  # noqa: E402, F401
+from blueprints.organize import announce, attendees, audit, importing, outbox, rooms, settings, talks  # noqa: E402, F401

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.organize import actor, bp, log, series
 from blueprints.organize_forms import ConfirmForm, InviteForm, SeriesForm
 from extensions import db
-from services import audit, organizers
+from services import announcement, audit, organizers
 from services.talk_editing import EditError, save_series
 
 
@@ -19,6 +19,8 @@ def settings() -> Any:
     the_series = series()
     form = SeriesForm(obj=the_series, default_room=the_series.default_room_id or 0)
     form.default_room.choices = [SelectChoice(0, "None")] + [SelectChoice(r.id, r.name) for r in the_series.rooms]
+    if request.method == "GET":
+        form.announce_template.data = announcement.template_of(the_series)
     if request.method == "POST":
         if form.validate_on_submit():
             before = audit.series_snapshot(the_series)
@@ -34,15 +36,34 @@ def settings() -> Any:
                     description=form.description.data or "",
                     rsvp_domains=form.rsvp_domains.data or "",
                 )
+                announcement.save_settings(
+                    the_series,
+                    lists=form.announce_lists.data or "",
+                    template=form.announce_template.data or "",
+                    reset=form.announce_reset.data,
+                )
                 log("series.update", "series", before, audit.series_snapshot(the_series))
                 db.session.commit()
                 flash("Settings saved.")
                 return redirect(url_for("organize.settings"))
-            except EditError as error:
+            except (EditError, announcement.AnnouncementError) as error:
                 db.session.rollback()
-                form.form_errors.append(str(error))
-        return render_template("organize/settings.html", form=form), 400
-    return render_template("organize/settings.html", form=form)
+                _show_error(form, error)
+        return _settings_page(form), 400
+    return _settings_page(form)
+
+
+def _settings_page(form: SeriesForm) -> str:
+    return render_template("organize/settings.html", form=form, variables=announcement.VARIABLES)
+
+
+def _show_error(form: SeriesForm, error: EditError | announcement.AnnouncementError) -> None:
+    """Beside its field when the error names one (a bad list address, a template line), else above the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
 
 
 @bp.route("/organizers", methods=["GET", "POST"])
