@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from wtforms import EmailField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 import jobs
@@ -42,7 +42,6 @@ class ChatForm(LecternForm):
     topic = TextAreaField(TOPIC_LABEL, validators=[Optional(), Length(max=2000)])
     # Left empty by people; bots fill every field. Hidden with CSS, skipped by keyboard and autofill.
     website = StringField("Leave this field empty", validators=[Optional()])
-    submit = SubmitField("Book this chat")
 
 
 def now() -> datetime:
