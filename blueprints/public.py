@@ -15,7 +15,7 @@ import links
 from blueprints.cached_pages import talk_key
 from extensions import db
 from models import Series, Talk
-from services import feed, ics, richtext, signups, talks, timefmt
+from services import chats, feed, ics, richtext, signups, talks, timefmt
 from services.pagecache import PageCache
 
 bp = Blueprint("public", __name__)
@@ -90,6 +90,7 @@ def talk_page(slug: str) -> Response:
             abort(404)
         the_series = talk.series
         tz = ZoneInfo(the_series.timezone)
+        chat = chats.summary(db.session, talk)
         body = render_template(
             "talk.html",
             talk=talk,
@@ -98,9 +99,14 @@ def talk_page(slug: str) -> Response:
             past=talk.ends_at <= moment,
             signup_open=signups.signups_open(talk, moment),
             google_calendar=google_calendar_link(talk, tz),
+            # Whether it has chats and how they are given out; never the places left (live numbers).
+            chat=chat,
+            chat_open=chats.is_open(talk, moment),
         )
-        # The page changes when sign-up closes and when the talk ends (it then shows itself as past).
-        valid_until = next((t for t in sorted((talk.signup_deadline, talk.ends_at)) if t > moment), None)
+        # The page changes when sign-up closes, when chat sign-up closes (the link to book a chat
+        # goes) and when the talk ends (it then shows itself as past).
+        changes = (talk.signup_deadline, talk.ends_at, *([chat.closes_at] if chat else []))
+        valid_until = next((t for t in sorted(changes) if t > moment), None)
         page = cache.store(talk_key(slug), body.encode(), version, valid_until)
     response = Response(page.body, mimetype="text/html")
     response.set_etag(page.etag)

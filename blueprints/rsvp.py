@@ -184,6 +184,8 @@ def _mode_form(rsvp: Rsvp) -> ModeForm:
 
 
 def _manage_page(token: str, rsvp: Rsvp, status: int = 200) -> Any:
+    from blueprints.chats import manage_section  # here: blueprints/chats.py builds on this module
+
     talk = rsvp.talk
     page = render_template(
         "rsvp/manage.html",
@@ -196,6 +198,7 @@ def _manage_page(token: str, rsvp: Rsvp, status: int = 200) -> Any:
         action=ActionForm(),
         token=token,
         started=now() >= talk.starts_at,
+        chat=manage_section(rsvp, now()),
     )
     return page, status
 

@@ -397,6 +397,24 @@ def cancel_booking(session: Session, rsvp_id: int, now: datetime, *, by_organize
     return True
 
 
+def set_topic(session: Session, rsvp_id: int, topic: str, now: datetime) -> None:
+    """From the manage link: what the person would like to talk about, until their chat starts."""
+    talk, rsvp = signups.locked_rsvp(session, rsvp_id)
+    if rsvp.status == RsvpStatus.CANCELLED:
+        raise SignupError("This sign-up was cancelled; sign up again from the talk's page.")
+    booking = booking_of(session, rsvp.id)
+    if booking is None and not wishes_of(session, rsvp.id):
+        raise SignupError("You have no chat booked.", conflict=True)
+    if booking is not None and now >= booking.slot.starts_at:
+        raise SignupError("This chat has started, so its topic can no longer change.", conflict=True)
+    topic = _topic(topic)
+    if topic == rsvp.chat_topic:
+        return
+    rsvp.chat_topic = topic
+    if booking is not None:  # the speaker's schedule shows it
+        schedule_changed(session, talk)
+
+
 def _free(session: Session, talk: Talk, rsvp: Rsvp, booking: ChatBooking, *, reason: str) -> None:
     slot = booking.slot
     session.delete(booking)
