@@ -16,7 +16,7 @@ import commands
 import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
-from blueprints import auth, errors, guards, organize, public, rsvp
+from blueprints import auth, errors, guards, organize, public, rsvp, speakers
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
@@ -149,6 +149,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(organize.bp)
     app.register_blueprint(rsvp.bp)
+    app.register_blueprint(speakers.bp)
 
 
 def register_error_handlers(app: Flask) -> None:
