@@ -14,7 +14,7 @@ from flask import Flask, render_template
 import jobs
 from extensions import db
 from models import ChatAssignment, ChatSlot, Rsvp, Speaker, Talk, TalkPart, TalkStatus
-from services import chats, delivery, signups, talk_changes
+from services import chats, delivery, outbox, signups, talk_changes
 from services.talk_changes import TalkCause
 from services.tokens import manage_token
 from tests.rsvp_support import html_part, invite, make_talk, outbox_rows, sent_to, text_part, the_event
@@ -468,3 +468,8 @@ def test_with_several_speakers_each_gets_only_their_own_chats(ctx: Flask) -> Non
     [to_alan] = schedule_emails(ctx, "alan@example.org")
     assert "Ada Lovelace" in text_part(to_grace) and "Bob Noyce" not in text_part(to_grace)
     assert "Bob Noyce" in text_part(to_alan) and "Ada Lovelace" not in text_part(to_alan)
+
+
+def test_every_kind_of_message_lectern_writes_has_a_handler() -> None:
+    missing = [kind.name for kind in outbox.KINDS.values() if kind.handler not in delivery.HANDLERS]
+    assert missing == []
