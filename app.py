@@ -16,7 +16,7 @@ import commands
 import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
-from blueprints import auth, chats, errors, guards, organize, public, rsvp
+from blueprints import auth, chats, errors, guards, organize, public, rsvp, speakers
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
@@ -150,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(organize.bp)
     app.register_blueprint(rsvp.bp)
     app.register_blueprint(chats.bp)
+    app.register_blueprint(speakers.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -14,6 +16,20 @@ from models import Base
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
-talisman = Talisman()
+
+
+class LecternTalisman(Talisman):
+    """Flask-Talisman, with a Referrer-Policy of a view's own: `@talisman(referrer_policy="no-referrer")`
+    on a page whose address is a secret (Talisman sets one policy for every page)."""
+
+    def _set_response_headers(self, response: Any) -> Any:
+        response = super()._set_response_headers(response)
+        policy = self._get_local_options().get("referrer_policy")
+        if policy:
+            response.headers["Referrer-Policy"] = policy
+        return response
+
+
+talisman = LecternTalisman()
 # Limits are declared on the views that need them; none applies by default.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -34,8 +34,8 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 import links
 from extensions import db
 from models import Rsvp, Talk
-from services import chats, delivery, mail_text, outbox, signups
-from services.tokens import manage_token
+from services import chat_mail, chats, delivery, mail_text, outbox, signups
+from services.tokens import manage_token, speaker_token
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "lectern"
@@ -89,6 +89,26 @@ def links_for(talk: Talk, rsvp: Rsvp) -> mail_text.Links:
         talk_url=links.link_for("public.talk_page", slug=talk.slug),
         manage_url=links.link_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], rsvp)),
         domain=links.domain(current_app.config["SITE_URL"]),
+        chat_url=chat_booking_url(talk),
+    )
+
+
+def chat_booking_url(talk: Talk) -> str:
+    """The talk's page for booking a chat with the speaker (its route: blueprints/chats.py)."""
+    # Written out until that route is in this app; then links.link_for("chats.book", slug=talk.slug).
+    return links.absolute(current_app.config["SITE_URL"], f"/talks/{talk.slug}/chat")
+
+
+def speaker_links_for(talk: Talk, speaker_name: str) -> chat_mail.SpeakerLinks:
+    """The links in a speaker's email: their schedule's page only while the organizers have made one."""
+    schedule_url = ""
+    if talk.chat_link_nonce:
+        token = speaker_token(current_app.config["SECRET_KEY"], talk, speaker_name)
+        schedule_url = links.link_for("speakers.schedule", token=token)
+    return chat_mail.SpeakerLinks(
+        talk_url=links.link_for("public.talk_page", slug=talk.slug),
+        schedule_url=schedule_url,
+        domain=links.domain(current_app.config["SITE_URL"]),
     )
 
 
@@ -102,6 +122,7 @@ def deliver_message(message_id: int) -> str:
         render=render_template,
         now=now(),
         enqueue=dispatch,
+        speaker_links_for=speaker_links_for,
     )
     log.info("outbox message %s: %s", message_id, result)
     return result

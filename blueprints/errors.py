@@ -9,17 +9,19 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-# A manage link's token is as good as a password for that sign-up.
+# A manage link's token is as good as a password for that sign-up; a speaker's, for their schedule.
 MANAGE_LINK = re.compile(r"/rsvp/[^/\s\]]+")
+SPEAKER_LINK = re.compile(r"/chats/speaker/[^/\s\]]+")
 
 
 class HideManageLinks(logging.Filter):
     """Flask logs the path of a request that failed ("Exception on /rsvp/<token>/cancel"):
-    the token is left out, so the log never lets anyone act on an attendee's sign-up."""
+    the token is left out, so the log never lets anyone act on an attendee's sign-up (nor read
+    a speaker's schedule)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = MANAGE_LINK.sub("/rsvp/<token>", record.msg)
+            record.msg = SPEAKER_LINK.sub("/chats/speaker/<token>", MANAGE_LINK.sub("/rsvp/<token>", record.msg))
         return True
 
 

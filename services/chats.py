@@ -287,6 +287,10 @@ def _chosen_slots(session: Session, talk: Talk, slot_ids: list[int], *, wishes: 
 
 def _place(session: Session, talk: Talk, rsvp: Rsvp, slot: ChatSlot, now: datetime, *, drawn: bool = False) -> None:
     """A new booking (the slot has room: checked under the lock) and its confirmation."""
+    if rsvp.chat_sequence:
+        # A chat of theirs was in their calendar and was cancelled (at that SEQUENCE): the new
+        # invite, with the same UID, must come after the cancellation to be taken.
+        rsvp.chat_sequence += 1
     session.add(ChatBooking(slot_id=slot.id, rsvp_id=rsvp.id, talk_id=talk.id, booked_at=now, drawn=drawn))
     session.execute(delete(ChatRequest).where(ChatRequest.rsvp_id == rsvp.id))
     session.flush()
@@ -808,6 +812,16 @@ def speaker_link_nonce(session: Session, talk_id: int, *, revoke: bool = False) 
     talk = _lock(session, talk_id)
     talk.chat_link_nonce = "" if revoke else secrets.token_hex(8)
     return talk.chat_link_nonce
+
+
+def schedule_for(session: Session, talk: Talk, speaker_name: str) -> list[tuple[ChatSlot, list[ChatBooking]]]:
+    """A speaker's chats with the people booked: the slots with their name, and those not tied to
+    one speaker (a talk with one speaker, slots made before a second was added); "" = every slot."""
+    everyone = bookings_by_slot(session, talk.id)  # by speaker, then time
+    if not speaker_name:
+        return everyone
+    theirs = [(slot, people) for slot, people in everyone if slot.speaker_name in (speaker_name, "")]
+    return sorted(theirs, key=lambda item: (item[0].starts_at, item[0].id))
 
 
 def queue_speaker_schedules_for(session: Session, talk: Talk, now: datetime, *, updated: bool = False) -> int:

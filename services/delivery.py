@@ -3,7 +3,8 @@
 services/outbox.py declares the kinds and names each one's handler; HANDLERS below holds them
 by that name. Claiming a message, leasing it while its work is done, backing off after a
 failure and giving up stay here, once for every kind: a handler only does its own work and
-says how it went (a `Result`). Today's handlers send attendee emails and announcements.
+says how it went (a `Result`). The handlers send emails: to attendees about their sign-up or their
+chat with the speaker, to speakers their chat schedule, and a talk's announcement to mailing lists.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.mail import Mailer, MailError
 from models import OutboxMessage, Rsvp, RsvpStatus, Talk, TalkStatus
-from services import announcement, mail_text, outbox
+from services import announcement, chat_mail, chats, mail_text, outbox
 from services.locks import begin_write
 from services.signups import WALK_IN_DOMAIN, waiting_position
 
@@ -32,6 +34,8 @@ STILL_DUE_AFTER_CANCEL = {"rsvp.cancelled", "talk.cancelled", "rsvp.erased"}
 NOT_AFTER_THE_START = {"rsvp.promoted"}
 
 LinksFor = Callable[[Talk, Rsvp], mail_text.Links]
+# The links in a speaker's email: to the talk, and to their schedule (speaker's name on the talk).
+SpeakerLinksFor = Callable[[Talk, str], chat_mail.SpeakerLinks]
 # Another host's clock may run a little ahead of this one's: a message it just wrote is due here.
 CLOCK_TOLERANCE = timedelta(seconds=30)
 
@@ -78,6 +82,7 @@ class Tools:
     mailer: Mailer
     links_for: LinksFor
     render: mail_text.Render
+    speaker_links_for: SpeakerLinksFor | None = None
 
 
 # The work itself, run once the claim is committed, with no transaction open.
@@ -99,6 +104,7 @@ def deliver(
     render: mail_text.Render,
     now: datetime,
     enqueue: Enqueue | None = None,
+    speaker_links_for: SpeakerLinksFor | None = None,
 ) -> str:
     """Do the work of one owed message; idempotent. Returns what happened, for the log.
 
@@ -131,7 +137,7 @@ def deliver(
     if handler is None:  # written by a version that knew this kind: no retry can help
         return _record(session, message, fail_for_good(f"unknown kind {message.kind!r}", "unknown kind"), now, enqueue)
     try:
-        decided = handler(session, message, Tools(mailer, links_for, render), now)
+        decided = handler(session, message, Tools(mailer, links_for, render, speaker_links_for), now)
     except Exception as error:  # a bug or bad data: back off instead of failing every sweep
         log.exception("outbox message %s (%s) could not be handled", message_id, message.kind)
         session.rollback()
@@ -209,25 +215,105 @@ def attendee_email(session: Session, message: OutboxMessage, tools: Tools, now: 
             render=tools.render,
             now=now,
             payload=message.payload,
+            chat=chat_mail.booked_chat(session, talk, rsvp) if message.kind == "talk.reminder" else None,
         )
     except Exception as error:  # a bug or bad data: back off instead of failing every sweep
-        log.exception("email %s for outbox message %s could not be written", message.kind, message.id)
-        return try_again(f"could not be written: {error!r}", "failed to compose, will try again")
-    kind, message_id, rsvp_id = message.kind, message.id, rsvp.id
+        return _not_written(message, error)
+    return _sender(tools, email, message, f"sign-up {rsvp.id}")
+
+
+HANDLERS[outbox.ATTENDEE_EMAIL] = attendee_email
+
+
+def _not_written(message: OutboxMessage, error: Exception) -> Result:
+    log.exception("email %s for outbox message %s could not be written", message.kind, message.id)
+    return try_again(f"could not be written: {error!r}", "failed to compose, will try again")
+
+
+def _sender(tools: Tools, email: EmailMessage, message: OutboxMessage, about: str) -> Work:
+    """The work of sending a written email, to run outside any transaction."""
+    kind, message_id = message.kind, message.id
 
     def send() -> Result:
         try:
             tools.mailer.send(email)
         except MailError as error:
             # Ids only: the log never holds an attendee's address.
-            log.warning("email %s (outbox message %s, sign-up %s) not sent: %s", kind, message_id, rsvp_id, error)
+            log.warning("email %s (outbox message %s, %s) not sent: %s", kind, message_id, about, error)
             return try_again(str(error))
         return done("sent")
 
     return send
 
 
-HANDLERS[outbox.ATTENDEE_EMAIL] = attendee_email
+# Messages about a chat that still make sense once the sign-up is cancelled.
+CHAT_CANCELLATIONS = {"chat.cancelled", "chat.erased"}
+# Messages about a chat booked, which a cancelled chat makes wrong.
+CHAT_BOOKED = {"chat.confirmation", "chat.moved"}
+
+
+def attendee_chat_email(session: Session, message: OutboxMessage, tools: Tools, now: datetime) -> Result | Work:
+    """An email to the person of a sign-up about their chat with the speaker, with its own invite."""
+    rsvp, talk = message.rsvp, message.talk
+    if message.kind == "chat.erased":
+        if talk is None or not message.payload:
+            return nothing_to_do("nothing to send: the talk was deleted")
+        rsvp = erased_attendee(message, talk, now)
+    if rsvp is None or talk is None:
+        return nothing_to_do("nothing to send: the sign-up was erased")
+    if not reachable(rsvp.email):
+        return nothing_to_do("nothing to send: a walk-in without an address")
+    if rsvp.status == RsvpStatus.CANCELLED and message.kind not in CHAT_CANCELLATIONS:
+        return nothing_to_do("superseded: the sign-up was cancelled since")
+    if message.kind in CHAT_BOOKED and chats.booking_of(session, rsvp.id) is None:
+        # Written before the chat was cancelled: its cancellation is the message that goes out.
+        return nothing_to_do("superseded: the chat was cancelled since")
+    try:
+        email = chat_mail.compose(
+            message.kind,
+            series=talk.series,
+            talk=talk,
+            rsvp=rsvp,
+            links=tools.links_for(talk, rsvp),
+            payload=message.payload,
+            render=tools.render,
+            now=now,
+            still_open=chat_mail.open_slots(session, talk, now) if message.kind == "chat.not_drawn" else None,
+        )
+    except Exception as error:  # a bug or bad data: back off instead of failing every sweep
+        return _not_written(message, error)
+    return _sender(tools, email, message, f"sign-up {rsvp.id}")
+
+
+HANDLERS[outbox.ATTENDEE_CHAT_EMAIL] = attendee_chat_email
+
+
+def speaker_email(session: Session, message: OutboxMessage, tools: Tools, now: datetime) -> Result | Work:
+    """A speaker's chat schedule as it is when sent, with the link to their page when one is made."""
+    talk, to = message.talk, outbox.recipient_of(message)
+    if talk is None or to is None:
+        return nothing_to_do("nothing to send: the talk was deleted")
+    if tools.speaker_links_for is None:
+        return try_again("this worker cannot make the speaker's links")
+    speaker = str(message.payload.get("speaker") or "")
+    try:
+        email = chat_mail.compose_speaker_schedule(
+            series=talk.series,
+            talk=talk,
+            to_name=to.name,
+            to_email=to.email,
+            schedule=chat_mail.speaker_schedule(session, talk, speaker, now),
+            updated=bool(message.payload.get("updated")),
+            links=tools.speaker_links_for(talk, speaker),
+            render=tools.render,
+            now=now,
+        )
+    except Exception as error:  # a bug or bad data: back off instead of failing every sweep
+        return _not_written(message, error)
+    return _sender(tools, email, message, f"talk {talk.id}")
+
+
+HANDLERS[outbox.SPEAKER_EMAIL] = speaker_email
 
 
 def announcement_email(session: Session, message: OutboxMessage, tools: Tools, now: datetime) -> Result | Work:

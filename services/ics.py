@@ -1,9 +1,10 @@
-"""Public iCalendar files: one talk, or the whole series (METHOD:PUBLISH, nothing private)."""
+"""iCalendar files: the public ones (one talk, the whole series: METHOD:PUBLISH, nothing private)
+and the invites emailed to one person (their sign-up, their chat with the speaker)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -139,4 +140,73 @@ def attendee_invite(
     calendar.add_component(event)
     year = talk.starts_at.year
     calendar.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 1, 12, 31))
+    return calendar.to_ical()
+
+
+def chat_uid(talk_id: int, rsvp_id: int, domain: str) -> str:
+    """Stable for one person's chat at one talk, whichever slot it moves to: built from ids only."""
+    return f"chat-{rsvp_id}-talk-{talk_id}@{domain}"
+
+
+def chat_summary(speaker: str, title: str) -> str:
+    """'Chat with Grace Hopper after “Compilers”'."""
+    return one_line(f"Chat with {speaker or 'the speaker'} after “{title}”")
+
+
+def chat_invite(
+    series: Series,
+    talk: Talk,
+    *,
+    rsvp_id: int,
+    name: str,
+    email: str,
+    speaker: str,
+    starts_at: datetime,
+    minutes: int,
+    place: str,
+    sequence: int,
+    method: str,
+    domain: str,
+    url: str,
+    stamp: datetime,
+    topic: str = "",
+) -> bytes:
+    """The invite for one person's chat with the speaker, an event of its own beside the talk's.
+
+    Its UID holds only the sign-up's and talk's ids, so a moved chat replaces itself in the
+    calendar; its SEQUENCE is the one the change was written with, which only grows.
+    METHOD:REQUEST books or moves it, METHOD:CANCEL takes it out.
+    """
+    tz = ZoneInfo(series.timezone)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", chat_uid(talk.id, rsvp_id, domain))
+    event.add("dtstamp", stamp)
+    event.add("sequence", sequence)
+    start = starts_at.astimezone(tz)
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(minutes=minutes))
+    event.add("summary", chat_summary(speaker, talk.title))
+    description = [f"A chat with {one_line(speaker) or 'the speaker'} after the talk “{one_line(talk.title)}”."]
+    if topic.strip():
+        description.append(f"What you would like to talk about: {topic.strip()}")
+    description.append(f"The talk: {url}")
+    event.add("description", "\n".join(description))
+    if place := one_line(place):
+        event.add("location", place)
+    event.add("url", url)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    organizer = vCalAddress(f"mailto:{one_line(series.contact_email) or 'no-reply@' + domain}")
+    organizer.params["cn"] = vText(one_line(series.name))
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{one_line(email)}")
+    attendee.params["cn"] = vText(one_line(name))
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText("ACCEPTED")
+    event.add("attendee", attendee)
+    calendar.add_component(event)
+    calendar.add_missing_timezones(first_date=date(start.year - 1, 1, 1), last_date=date(start.year + 1, 12, 31))
     return calendar.to_ical()

@@ -1,4 +1,6 @@
-"""The emails attendees receive: text and HTML side by side, with their calendar invite."""
+"""The emails attendees receive: text and HTML side by side, with their calendar invite.
+
+The emails about chats with the speaker are written in services/chat_mail.py."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from models import Rsvp, RsvpStatus, Series, Talk
 from services import addresses, ics, timefmt
 from services.text import one_line
+
+if TYPE_CHECKING:
+    from services.chat_mail import ChatTime
 
 Render = Callable[..., str]  # (template name, **context) -> text
 
@@ -22,6 +28,7 @@ class Links:
     manage_url: str
     domain: str
     join_url: str | None = None
+    chat_url: str = ""  # the talk's page for booking a chat with the speaker
 
 
 def talk_day(talk: Talk, now: datetime, tz: ZoneInfo) -> str:
@@ -57,6 +64,23 @@ def invite_method(kind: str, rsvp: Rsvp) -> str | None:
     return "REQUEST"
 
 
+def new_message(
+    series: Series, subject: str, *, to_name: str, to_email: str, domain: str, now: datetime
+) -> EmailMessage:
+    """An email from the series, its headers set, its body still to write."""
+    message = EmailMessage()
+    # Header values are kept to one line: a line break in a title or a name is refused by the
+    # email package (and would be a header injection if it were not).
+    message["Subject"] = one_line(subject)
+    # Addresses saved before they were kept in ASCII (an IDN domain) are sent in that form too.
+    sender = addresses.as_key(one_line(series.contact_email)) if series.contact_email else f"no-reply@{domain}"
+    message["From"] = formataddr((one_line(series.name), sender))
+    message["To"] = formataddr((one_line(to_name), addresses.as_key(one_line(to_email))))
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=domain)
+    return message
+
+
 def compose(
     kind: str,
     *,
@@ -68,7 +92,9 @@ def compose(
     render: Render,
     now: datetime,
     payload: dict[str, object] | None = None,
+    chat: ChatTime | None = None,
 ) -> EmailMessage:
+    """`chat`: the person's chat with the speaker, which their reminder mentions."""
     tz = ZoneInfo(series.timezone)
     day = talk_day(talk, now, tz)
     context = {
@@ -82,17 +108,16 @@ def compose(
         "payload": payload or {},
         "statuses": RsvpStatus,
         "day": day,
+        "chat": chat,
     }
-    message = EmailMessage()
-    # Header values are kept to one line: a line break in a title or a name is refused by the
-    # email package (and would be a header injection if it were not).
-    message["Subject"] = one_line(subject(kind, talk, rsvp, position, day))
-    # Addresses saved before they were kept in ASCII (an IDN domain) are sent in that form too.
-    sender = addresses.as_key(one_line(series.contact_email)) if series.contact_email else f"no-reply@{links.domain}"
-    message["From"] = formataddr((one_line(series.name), sender))
-    message["To"] = formataddr((one_line(rsvp.name), addresses.as_key(one_line(rsvp.email))))
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=links.domain)
+    message = new_message(
+        series,
+        subject(kind, talk, rsvp, position, day),
+        to_name=rsvp.name,
+        to_email=rsvp.email,
+        domain=links.domain,
+        now=now,
+    )
     message.set_content(render("email/attendee.txt", **context))
     message.add_alternative(render("email/attendee.html", **context), subtype="html")
     if method := invite_method(kind, rsvp):

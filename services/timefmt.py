@@ -34,3 +34,9 @@ def time_range(starts_at: datetime, ends_at: datetime, tz: ZoneInfo) -> str:
 def when(starts_at: datetime, ends_at: datetime, tz: ZoneInfo) -> str:
     """'Monday, July 29, 2024, 11:00 AM – 12:00 PM EDT'."""
     return f"{day(local(starts_at, tz).date())}, {time_range(starts_at, ends_at, tz)}"
+
+
+def when_at(moment: datetime, tz: ZoneInfo) -> str:
+    """'Monday, July 29, 2024, 11:00 AM EDT': a moment, not a span."""
+    there = local(moment, tz)
+    return f"{day(there.date())}, {clock(there)} {there.tzname()}"

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -28,7 +29,7 @@ import jobs
 from adapters.mail import MailError, SMTPMailer
 from extensions import db
 from models import OutboxMessage, Rsvp, Talk
-from services import outbox, talk_editing
+from services import chats, outbox, talk_editing, timefmt
 from services.tokens import manage_token
 from tests.conftest import dispose, make_app
 from tests.rsvp_support import make_talk, save_settings
@@ -330,3 +331,52 @@ def test_a_refused_recipient_is_reported_without_the_address() -> None:
     assert "550" in str(raised.value) and "<recipient>" in str(raised.value)
     assert "private@example.org" not in str(raised.value).lower()
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_a_chat_with_the_speaker_arrives_through_smtp_with_its_invite_then_its_cancellation(
+    app: Flask, smtp: SMTPServer
+) -> None:
+    smtp.start()
+    with app.app_context():
+        talk = db.session.scalars(select(Talk)).one()
+        now = datetime.now(UTC)
+        [slot] = chats.add_slots(
+            db.session, talk.id, first_starts_at=None, count=1, minutes=20, capacity=2, place="Room 301", now=now
+        )
+        jobs.commit_and_dispatch()
+        starts_at, when = slot.starts_at, timefmt.when(slot.starts_at, slot.ends_at, ZoneInfo("America/Montreal"))
+        rsvp = chats.book(
+            db.session,
+            talk.id,
+            name="Ada Lovelace",
+            email="ada@example.org",
+            slot_ids=[slot.id],
+            topic="Sparse attention",
+            now=now,
+        ).rsvp
+        jobs.commit_and_dispatch()
+        chats.cancel_booking(db.session, rsvp.id, now)
+        jobs.commit_and_dispatch()
+
+    seat, booked, cancelled = smtp.received
+    assert seat.message["Subject"] == "Your seat for “Talk smtp-talk”", "booking a chat signed Ada up for the talk"
+    assert booked.rcpt_tos == cancelled.rcpt_tos == ["ada@example.org"]
+    assert booked.mail_from == CONTACT
+
+    assert booked.message["Subject"] == "Your chat with the speaker: “Talk smtp-talk”"
+    text = booked.message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"When: {when} (20 minutes)" in text
+    assert "Where: Room 301" in text
+    assert "What you would like to talk about: Sparse attention" in text
+    calendar = invite_of(booked.message)
+    assert str(calendar["METHOD"]) == "REQUEST"
+    [event] = calendar.walk("VEVENT")
+    assert event["DTSTART"].dt == starts_at
+    assert str(event["LOCATION"]) == "Room 301"
+
+    assert cancelled.message["Subject"] == "Chat cancelled: “Talk smtp-talk”"
+    cancellation = invite_of(cancelled.message)
+    assert str(cancellation["METHOD"]) == "CANCEL"
+    [gone] = cancellation.walk("VEVENT")
+    assert str(gone["UID"]) == str(event["UID"])
+    assert gone["SEQUENCE"] > event["SEQUENCE"]
