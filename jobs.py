@@ -95,8 +95,7 @@ def links_for(talk: Talk, rsvp: Rsvp) -> mail_text.Links:
 
 def chat_booking_url(talk: Talk) -> str:
     """The talk's page for booking a chat with the speaker (its route: blueprints/chats.py)."""
-    # Written out until that route is in this app; then links.link_for("chats.book", slug=talk.slug).
-    return links.absolute(current_app.config["SITE_URL"], f"/talks/{talk.slug}/chat")
+    return links.link_for("chats.book", slug=talk.slug)
 
 
 def speaker_links_for(talk: Talk, speaker_name: str) -> chat_mail.SpeakerLinks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 
 import jobs
 import links
@@ -18,12 +18,8 @@ from services import announcement
 
 
 def chat_booking_link(talk: Talk) -> str:
-    """Where attendees book a chat with the speaker.
-
-    The booking page (`chats.book`, at /talks/<slug>/chat) is not part of Lectern yet; once it
-    is, this becomes `links.link_for("chats.book", slug=talk.slug)`.
-    """
-    return links.absolute(current_app.config["SITE_URL"], f"/talks/{talk.slug}/chat")
+    """Where attendees book a chat with the speaker (blueprints/chats.py)."""
+    return links.link_for("chats.book", slug=talk.slug)
 
 
 def announcement_links(talk: Talk) -> announcement.Links:
