@@ -875,9 +875,22 @@ class FakeMeetingProvider:
             raise failure.error
 
     def _held(self, meeting_id: str) -> FakeMeeting:
+        """A meeting this fake made, or one another process's fake made (`make run`: the web
+        server creates meetings, the job consumer registers people): taken as it is. Only one
+        deleted here is gone."""
         held = self.meetings.get(meeting_id)
-        if held is None:
+        if held is None and meeting_id in self.deleted:
             raise MeetingRefused(f"The meeting {meeting_id} no longer exists.", status=404)
+        if held is None:
+            meeting = Meeting(
+                id=meeting_id,
+                join_url=f"https://meetings.invalid/j/{meeting_id}",
+                start_url=f"https://meetings.invalid/s/{meeting_id}?zak={self._token()}",
+                password="000000",
+                provider=self.name,
+            )
+            unknown = MeetingSpec(topic="", starts_at=datetime(2000, 1, 1, tzinfo=UTC), minutes=60, timezone="UTC")
+            held = self.meetings[meeting_id] = FakeMeeting(meeting, unknown)
         return held
 
     def _token(self) -> str:
