@@ -16,6 +16,7 @@ import commands
 import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
+from adapters.meetings import build_meeting_provider
 from blueprints import auth, chats, errors, guards, organize, public, rsvp, speakers
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
@@ -38,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     register_security(app)
     register_identity(app)
     register_mail(app)
+    register_meetings(app)
     register_jobs(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -135,6 +137,11 @@ def register_mail(app: Flask) -> None:
     else:
         mailer = ConsoleMailer()
     app.extensions["lectern.mailer"] = mailer
+
+
+def register_meetings(app: Flask) -> None:
+    """The meeting provider that MEETING_PROVIDER names (Zoom, the fake), or None: pasted links only."""
+    app.extensions["lectern.meetings"] = build_meeting_provider(app.config)
 
 
 def register_jobs(app: Flask) -> None:

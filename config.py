@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask
 
 import defaults
+from adapters import meetings
 from services import addresses
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config.from_pyfile("config.py", silent=True)
     # Values are parsed as JSON when they look like it ("60", "true"), else kept as strings.
     app.config.from_prefixed_env(prefix="LECTERN")
+    _keep_as_typed(app, TEXT_SETTINGS)
     if overrides:
         app.config.update(overrides)
     instance = Path(app.instance_path)
@@ -42,6 +44,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
     if not app.config.get("MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "console" if app.config["ENV"] == "development" else "smtp"
+    if not app.config.get("MEETING_PROVIDER"):
+        app.config["MEETING_PROVIDER"] = meetings.default_provider_name(app.config)
     # Cookies marked Secure wherever the site is served over https (a laptop's http://127.0.0.1 is
     # not), unless a configuration says otherwise. (Flask defines this key itself, as False, so
     # "not configured" is None in defaults.py, never a missing key.)
@@ -50,6 +54,25 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config["SERIES_CONTACT_EMAIL"] = _contact_address(app.config["SERIES_CONTACT_EMAIL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = shared_secret_key(instance / "secret_key")
+
+
+# Identifiers and secrets read from LECTERN_* variables as typed: from_prefixed_env parses a value that
+# looks like JSON, so a client id of digits would become a number and a secret such as "12e45678"
+# a float (infinity).
+TEXT_SETTINGS = (
+    "ZOOM_ACCOUNT_ID",
+    "ZOOM_CLIENT_ID",
+    "ZOOM_CLIENT_SECRET",
+    "ZOOM_HOST_USER",
+    "ZOOM_WEBHOOK_SECRET",
+)
+
+
+def _keep_as_typed(app: Flask, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = os.environ.get(f"LECTERN_{name}")
+        if value is not None:
+            app.config[name] = value
 
 
 def site_url(text: str) -> str:

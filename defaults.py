@@ -62,6 +62,25 @@ SMTP_STARTTLS = False
 SMTP_SSL = False
 SMTP_TIMEOUT = 10
 
+# Online meetings: "zoom" creates them in Zoom, "fake" makes pretend ones (a laptop, tests), "none"
+# leaves organizers to paste a link. Empty means "zoom" when the three Zoom credentials below are
+# set, else "fake" in development and "none" otherwise: a production site never hands out fake links.
+MEETING_PROVIDER = ""
+# A Server-to-Server OAuth app in the Zoom App Marketplace: its account id, client id and secret.
+ZOOM_ACCOUNT_ID = ""
+ZOOM_CLIENT_ID = ""
+ZOOM_CLIENT_SECRET = ""
+# The Zoom user who hosts every meeting: "me" (the app's own user), a user id or an email address.
+ZOOM_HOST_USER = "me"
+# The secret token of the app's event subscription, to check the webhooks Zoom sends.
+ZOOM_WEBHOOK_SECRET = ""
+ZOOM_OAUTH_URL = "https://zoom.us/oauth/token"
+# Used only when Zoom's token does not say which API address to use (its api_url).
+ZOOM_API_BASE = "https://api.zoom.us/v2"
+# Seconds to wait for Zoom to accept a connection, and then for its answer.
+ZOOM_CONNECT_TIMEOUT = 5
+ZOOM_READ_TIMEOUT = 20
+
 # Jobs run in the consumer process; true runs them inside the request instead (tests only).
 JOBS_IMMEDIATE = False
 

@@ -34,7 +34,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 import links
 from extensions import db
 from models import Rsvp, Talk
-from services import chat_mail, chats, delivery, mail_text, outbox, signups
+from services import chat_mail, chats, delivery, mail_text, meetings, outbox, signups
 from services.tokens import manage_token, speaker_token
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def links_for(talk: Talk, rsvp: Rsvp) -> mail_text.Links:
         manage_url=links.link_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], rsvp)),
         domain=links.domain(current_app.config["SITE_URL"]),
         chat_url=chat_booking_url(talk),
+        # Only this person's: their own join link, or the pasted link for people signed up.
+        join_url=meetings.join_link(db.session, talk, rsvp).url if rsvp.id is not None else None,
     )
 
 
@@ -122,6 +124,7 @@ def deliver_message(message_id: int) -> str:
         now=now(),
         enqueue=dispatch,
         speaker_links_for=speaker_links_for,
+        meetings=current_app.extensions.get("lectern.meetings"),
     )
     log.info("outbox message %s: %s", message_id, result)
     return result

@@ -507,3 +507,79 @@ class ChatDraw(Base):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     # {"order": [sign-up ids, as drawn], "placed": {sign-up id: slot id}, "unplaced": [sign-up ids]}
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MeetingStatus(enum.StrEnum):
+    ACTIVE = "active"
+    GONE = "gone"  # deleted at the provider (by Lectern, or by someone in Zoom)
+
+
+class Meeting(Base):
+    """The online side of a talk: a meeting at a provider (Zoom, a pasted link, the fake one)."""
+
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SET NULL: a deleted talk leaves its meeting behind until the provider is told to delete it.
+    talk_id: Mapped[int | None] = mapped_column(ForeignKey("talk.id", ondelete="SET NULL"), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))  # "zoom", "static", "fake"
+    external_id: Mapped[str] = mapped_column(String(64), default="")  # the provider's id ("" for a pasted link)
+    join_url: Mapped[str] = mapped_column(String(2000), default="")  # the general link: never shown publicly for Zoom
+    start_url: Mapped[str] = mapped_column(Text, default="")  # the host's link: organizers only
+    password: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[MeetingStatus] = mapped_column(
+        Enum(MeetingStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=MeetingStatus.ACTIVE,
+    )
+    waiting_room: Mapped[bool] = mapped_column(default=False)
+    # Personal links to people in the room too (for a hybrid talk they may follow from afar).
+    links_for_room: Mapped[bool] = mapped_column(default=False)
+    # A pasted link: shown to anyone on the talk page, or only to people signed up.
+    link_public: Mapped[bool] = mapped_column(default=False)
+    # What the provider was last told (topic, start, minutes), to know when it must be told again.
+    synced: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    live_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # meeting.started .. meeting.ended
+    recording_url: Mapped[str] = mapped_column(String(2000), default="")  # from recording.completed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    talk: Mapped[Talk | None] = relationship()
+
+
+class RegistrantStatus(enum.StrEnum):
+    PENDING = "pending"  # a job will register them
+    REGISTERED = "registered"  # their personal link is known
+    CANCELLED = "cancelled"  # no longer online; cancelled at the provider (or never registered)
+
+
+class Registrant(Base):
+    """One sign-up registered with the talk's meeting: their personal join link."""
+
+    __tablename__ = "registrant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    # SET NULL: an erased sign-up's registration is still cancelled at the provider afterwards.
+    rsvp_id: Mapped[int | None] = mapped_column(ForeignKey("rsvp.id", ondelete="SET NULL"), unique=True)
+    status: Mapped[RegistrantStatus] = mapped_column(
+        Enum(RegistrantStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=RegistrantStatus.PENDING,
+    )
+    registrant_id: Mapped[str] = mapped_column(String(100), default="")
+    join_url: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    meeting: Mapped[Meeting] = relationship()
+    rsvp: Mapped[Rsvp | None] = relationship()
+
+
+class WebhookReceipt(Base):
+    """A webhook call already handled (its signature): a replay of it is refused."""
+
+    __tablename__ = "webhook_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

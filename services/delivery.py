@@ -20,8 +20,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.mail import Mailer, MailError
-from models import OutboxMessage, Rsvp, RsvpStatus, Talk, TalkStatus
-from services import announcement, chat_mail, chats, mail_text, outbox
+from adapters.meetings import MeetingError, MeetingProvider, MeetingUnavailable, Registration
+from models import (
+    Meeting,
+    MeetingStatus,
+    OutboxMessage,
+    Registrant,
+    RegistrantStatus,
+    Rsvp,
+    RsvpStatus,
+    Talk,
+    TalkStatus,
+)
+from services import announcement, chat_mail, chats, mail_text, meetings, outbox
 from services.locks import begin_write
 from services.signups import WALK_IN_DOMAIN, waiting_position
 
@@ -57,6 +68,7 @@ class Result:
     note: str  # what happened, for the log: ids and words, never an attendee's address
     error: str = ""  # why it failed, kept on the message for organizers
     then: FollowUp | None = None
+    not_before: datetime | None = None  # with TRY_AGAIN: the other side said when to come back
 
 
 def done(note: str = "sent", then: FollowUp | None = None) -> Result:
@@ -67,8 +79,8 @@ def nothing_to_do(note: str) -> Result:
     return Result(Outcome.NOTHING_TO_DO, note)
 
 
-def try_again(error: str, note: str = "failed, will try again") -> Result:
-    return Result(Outcome.TRY_AGAIN, note, error)
+def try_again(error: str, note: str = "failed, will try again", *, not_before: datetime | None = None) -> Result:
+    return Result(Outcome.TRY_AGAIN, note, error, not_before=not_before)
 
 
 def fail_for_good(error: str, note: str = "failed for good") -> Result:
@@ -83,6 +95,7 @@ class Tools:
     links_for: LinksFor
     render: mail_text.Render
     speaker_links_for: SpeakerLinksFor | None = None
+    meetings: MeetingProvider | None = None  # the configured meeting provider (Zoom, the fake one)
 
 
 # The work itself, run once the claim is committed, with no transaction open.
@@ -105,6 +118,7 @@ def deliver(
     now: datetime,
     enqueue: Enqueue | None = None,
     speaker_links_for: SpeakerLinksFor | None = None,
+    meetings: MeetingProvider | None = None,
 ) -> str:
     """Do the work of one owed message; idempotent. Returns what happened, for the log.
 
@@ -137,7 +151,7 @@ def deliver(
     if handler is None:  # written by a version that knew this kind: no retry can help
         return _record(session, message, fail_for_good(f"unknown kind {message.kind!r}", "unknown kind"), now, enqueue)
     try:
-        decided = handler(session, message, Tools(mailer, links_for, render, speaker_links_for), now)
+        decided = handler(session, message, Tools(mailer, links_for, render, speaker_links_for, meetings), now)
     except Exception as error:  # a bug or bad data: back off instead of failing every sweep
         log.exception("outbox message %s (%s) could not be handled", message_id, message.kind)
         session.rollback()
@@ -160,7 +174,7 @@ def _record(session: Session, message: OutboxMessage, result: Result, now: datet
     if result.outcome in (Outcome.DONE, Outcome.NOTHING_TO_DO):
         outbox.mark_done(message, now)
     elif result.outcome == Outcome.TRY_AGAIN:
-        outbox.mark_failed(message, result.error, now)
+        outbox.mark_failed(message, result.error, now, not_before=result.not_before)
     else:
         outbox.give_up(message, result.error, now)
     if result.then is not None:
@@ -343,6 +357,94 @@ def announcement_email(session: Session, message: OutboxMessage, tools: Tools, n
 
 
 HANDLERS[outbox.ANNOUNCEMENT_EMAIL] = announcement_email
+
+
+def meeting_work(session: Session, message: OutboxMessage, tools: Tools, now: datetime) -> Result | Work:
+    """A call to the meeting provider: register someone, cancel a registration, update or delete
+    a meeting. Refusals that retrying cannot fix are given up on at once, with Zoom's reason in
+    words for organizers; outages are tried again, not before the provider said."""
+    provider = tools.meetings
+    data = message.payload
+    target = _meeting_for(session, message)
+    if target is None:
+        return nothing_to_do("no longer needed: the meeting or the registration is gone")
+    wanted = data.get("provider") or target.provider
+    if provider is None or getattr(provider, "name", wanted) != wanted:
+        return fail_for_good(f"the meeting is at {wanted!r}, but Lectern is not configured for it")
+
+    def call(action: Callable[[], object], then: FollowUp | None = None, note: str = "done") -> Work:
+        def work() -> Result:
+            try:
+                action()
+            except MeetingUnavailable as error:
+                return try_again(str(error), not_before=error.retry_after)
+            except MeetingError as error:
+                return fail_for_good(str(error))
+            return done(note, then=then)
+
+        return work
+
+    if message.kind == "meeting.register":
+        registrant = session.get(Registrant, data["registrant"])
+        if registrant is None or registrant.status != RegistrantStatus.PENDING or registrant.rsvp is None:
+            return nothing_to_do("no longer wanted: the sign-up stopped following online")
+        external_id, email = target.external_id, registrant.rsvp.email
+        first, last = _first_and_last(registrant.rsvp.name)
+        row, message_id = registrant.id, message.id
+        made: list[Registration] = []
+
+        def record(session: Session, _message: OutboxMessage) -> None:
+            meetings.registered(session, row, made[0].registrant_id, made[0].join_url)
+            meetings.link_known(session, row, message_id)
+
+        return call(lambda: made.append(provider.register(external_id, email, first, last)), record, "registered")
+    if message.kind == "meeting.cancel_registration":
+        external_id, registrant_id, email = data["external_id"], data["registrant_id"], data.get("email", "")
+        return call(lambda: provider.cancel_registration(external_id, registrant_id, email), note="cancelled")
+    if message.kind == "meeting.update":
+        talk = message.talk
+        if talk is None or not target.external_id:
+            return nothing_to_do("nothing to update: the talk or its meeting is gone")
+        spec = meetings.spec_for(talk, waiting_room=target.waiting_room)
+        facts, row, external_id = meetings.synced_facts(talk), target.id, target.external_id
+
+        def synced(session: Session, _message: OutboxMessage) -> None:
+            meeting = session.get(Meeting, row)
+            if meeting is not None:
+                meeting.synced = facts
+
+        return call(lambda: provider.update_meeting(external_id, spec), synced, "updated")
+    if message.kind == "meeting.delete":
+        external_id, row = data["external_id"], data.get("meeting")
+        return call(
+            lambda: provider.delete_meeting(external_id),
+            lambda session, _message: meetings.meeting_deleted(session, row),
+            "deleted",
+        )
+    return fail_for_good(f"no meeting work called {message.kind!r}")
+
+
+def _meeting_for(session: Session, message: OutboxMessage) -> Meeting | None:
+    """The meeting the work is about (still there, or for a deletion, what the message says)."""
+    data = message.payload
+    if message.kind == "meeting.register":
+        registrant = session.get(Registrant, data.get("registrant"))
+        meeting = registrant.meeting if registrant is not None else None
+        return meeting if meeting is not None and meeting.status == MeetingStatus.ACTIVE else None
+    if message.kind == "meeting.update":
+        meeting = session.get(Meeting, data.get("meeting"))
+        return meeting if meeting is not None and meeting.status == MeetingStatus.ACTIVE else None
+    # A deletion or a cancellation carries what it needs: the talk or the sign-up may be gone.
+    return Meeting(provider=data.get("provider", ""), external_id=str(data.get("external_id", "")))
+
+
+def _first_and_last(name: str) -> tuple[str, str]:
+    """Zoom needs a first name; the rest of the name, if any, is the last."""
+    first, _, last = name.strip().partition(" ")
+    return (first or "Guest")[:64], last.strip()[:64]
+
+
+HANDLERS[outbox.MEETING_WORK] = meeting_work
 
 
 def erased_attendee(message: OutboxMessage, talk: Talk, now: datetime) -> Rsvp:

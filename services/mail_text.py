@@ -52,6 +52,7 @@ def subject(kind: str, talk: Talk, rsvp: Rsvp, position: int | None, day: str = 
         "talk.changed": f"Changed: “{talk.title}”",
         "talk.cancelled": f"Cancelled: “{talk.title}”",
         "talk.reminder": f"{day.capitalize()}: “{talk.title}”",
+        "rsvp.join_link": f"Your link to join online: “{talk.title}”",
     }[kind]
 
 

@@ -61,6 +61,7 @@ for _name, _label in (
     ("talk.changed", "Talk changed"),
     ("talk.cancelled", "Talk cancelled"),
     ("talk.reminder", "Reminder"),
+    ("rsvp.join_link", "Join link"),
 ):
     declare(_name, ATTENDEE_EMAIL, f"{_label} (email)", personal=True)
 
@@ -85,6 +86,17 @@ for _name, _label in (
 declare("chat.erased", ATTENDEE_CHAT_EMAIL, "Chat cancelled, sign-up erased (email)")
 SPEAKER_EMAIL = "speaker_email"
 declare("chat.speaker_schedule", SPEAKER_EMAIL, "Chat schedule for the speaker (email)")
+
+
+# Work at the meeting provider (services/meetings.py): not emails, and never dropped with a sign-up.
+MEETING_WORK = "meeting_work"
+for _name, _label in (
+    ("meeting.register", "Registration for the online meeting"),
+    ("meeting.cancel_registration", "Cancelling a registration for the online meeting"),
+    ("meeting.update", "Updating the online meeting"),
+    ("meeting.delete", "Deleting the online meeting"),
+):
+    declare(_name, MEETING_WORK, _label)
 
 
 def kind_of(message: OutboxMessage) -> Kind | None:
@@ -133,6 +145,15 @@ def add(
     session.add(message)
     session.info.setdefault(PENDING_KEY, []).append(message)
     return message
+
+
+def hold_back(session: Session, rsvp: Rsvp, kinds: set[str], *, after: OutboxMessage, wait_until: datetime) -> None:
+    """Messages about this sign-up written in this unit of work, of these kinds, wait for `after`
+    (a confirmation for the join link a job fetches first) until `wait_until` at most."""
+    for message in session.info.get(PENDING_KEY, []):
+        if message.kind in kinds and message.rsvp is rsvp and message.after is None:
+            message.after = after
+            message.wait_until = wait_until
 
 
 def recipient_of(message: OutboxMessage) -> Recipient | None:
@@ -228,15 +249,16 @@ def _forget_personal_data(message: OutboxMessage) -> None:
         message.payload = {}
 
 
-def mark_failed(message: OutboxMessage, error: str, now: datetime) -> None:
-    """Try again later: 1, 2, 4, 8... minutes, at most six hours apart; give up after three days."""
+def mark_failed(message: OutboxMessage, error: str, now: datetime, *, not_before: datetime | None = None) -> None:
+    """Try again later: 1, 2, 4, 8... minutes, at most six hours apart; give up after three days.
+    `not_before`: the other side said when to come back (a 429's Retry-After)."""
     message.attempts += 1
     if message.attempts >= MAX_ATTEMPTS:
         # A message refused this long will not go through: stop, keeping the reason for organizers.
         give_up(message, f"gave up after {message.attempts} attempts: {error}", now)
         return
     delay = min(timedelta(minutes=2 ** (message.attempts - 1)), MAX_DELAY)
-    message.next_attempt_at = now + delay
+    message.next_attempt_at = max(now + delay, not_before) if not_before else now + delay
     message.last_error = error[:2000]
 
 
