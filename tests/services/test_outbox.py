@@ -104,7 +104,7 @@ def test_every_attendee_email_kind_has_its_own_subject_and_words(ctx: Flask) -> 
     rsvp = signups.sign_up(db.session, talk.id, name="Ada", email="ada@example.org", mode="room", now=NOW).rsvp
     commit()
     kinds = [kind.name for kind in outbox.KINDS.values() if kind.handler == outbox.ATTENDEE_EMAIL]
-    assert len(kinds) == 9 and all(outbox.KINDS[name].personal for name in kinds)
+    assert len(kinds) == 10 and all(outbox.KINDS[name].personal for name in kinds)
     for name in kinds:
         assert mail_text.subject(name, talk, rsvp, None)
         text = render_template("email/attendee.txt", **_email_context(name, talk, rsvp))
