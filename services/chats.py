@@ -769,6 +769,19 @@ def draw_of(session: Session, talk_id: int) -> ChatDraw | None:
     return session.scalars(select(ChatDraw).where(ChatDraw.talk_id == talk_id)).first()
 
 
+def wish_counts(session: Session, talk_id: int) -> dict[int, list[int]]:
+    """Before a draw, for organizers: per slot id, how many asked for it first, second, third."""
+    counts: dict[int, list[int]] = {}
+    rows = session.execute(
+        select(ChatRequest.slot_id, ChatRequest.rank, func.count(ChatRequest.id))
+        .where(ChatRequest.talk_id == talk_id, ChatRequest.rank <= MAX_WISHES)
+        .group_by(ChatRequest.slot_id, ChatRequest.rank)
+    ).all()
+    for slot_id, rank, count in rows:
+        counts.setdefault(slot_id, [0] * MAX_WISHES)[rank - 1] = count
+    return counts
+
+
 def due_draws(session: Session, now: datetime) -> list[int]:
     """Talks whose draw time has come and whose draw has not been made."""
     candidates = session.scalars(
