@@ -233,11 +233,13 @@ def draw_people(talk: Talk, record: ChatDraw) -> list[DrawPerson]:
     ]
 
 
-def add_form_for(talk: Talk, tz: ZoneInfo) -> AddSlotsForm:
-    if request.method == "POST":
+def add_form_for(talk: Talk, tz: ZoneInfo, *, posted: bool = False) -> AddSlotsForm:
+    """The form as posted, or (on a page shown afresh, or after another form) with its defaults."""
+    if posted:
         form = AddSlotsForm()
     else:
         form = AddSlotsForm(
+            formdata=None,
             first_starts_at=as_input(talk.ends_at, tz),
             count=4,
             minutes=15,
@@ -252,10 +254,11 @@ def add_form_for(talk: Talk, tz: ZoneInfo) -> AddSlotsForm:
     return form
 
 
-def options_form_for(talk: Talk, tz: ZoneInfo) -> OptionsForm:
-    if request.method == "POST":
+def options_form_for(talk: Talk, tz: ZoneInfo, *, posted: bool = False) -> OptionsForm:
+    if posted:
         return OptionsForm()
     return OptionsForm(
+        formdata=None,
         assignment=talk.chat_assignment.value,
         draw_at=as_input(talk.chat_draw_at, tz),
         closes=as_input(talk.chat_closes_at, tz),
@@ -283,7 +286,8 @@ def render_section(
     status: int = 200,
 ) -> Any:
     """The section; after a refused form, with that form's errors and a pointer to it at the top."""
-    problem = "add" if add_form else "options" if options_form else "speakers" if speaker_form else ""
+    forms = {"add": add_form, "options": options_form, "speakers": speaker_form}
+    problem = next((anchor for anchor, form in forms.items() if form is not None), "")
     tz = zone(talk)
     places = chats.places(db.session, talk.id)
     bookings = {slot.id: people for slot, people in chats.bookings_by_slot(db.session, talk.id)}
@@ -338,7 +342,7 @@ def chats_section(talk_id: int) -> Any:
 def add_chat_slots(talk_id: int) -> Any:
     talk = talk_to_change(talk_id)
     tz = zone(talk)
-    form = add_form_for(talk, tz)
+    form = add_form_for(talk, tz, posted=True)
     if not form.validate_on_submit():
         return render_section(talk, add_form=form, status=400)
     try:
@@ -525,7 +529,7 @@ def options_record(talk: Talk) -> dict[str, Any]:
 def chat_options(talk_id: int) -> Any:
     talk = talk_to_change(talk_id)
     tz = zone(talk)
-    form = options_form_for(talk, tz)
+    form = options_form_for(talk, tz, posted=True)
     if not form.validate_on_submit():
         return render_section(talk, options_form=form, status=400)
     before = options_record(talk)

@@ -215,6 +215,7 @@ def test_a_run_with_impossible_values_says_why_and_adds_nothing(seeded: Flask, o
     page = response.get_data(as_text=True)
     assert "Add between 1 and 40 chats." in page
     assert 'Nothing was saved: <a href="#add">' in page, "the top of the page points to the form to correct"
+    assert re.search(r'<input checked[^>]*value="first_come"', page), "the other forms show what is saved"
     response = organizer.submit(path, f"{path}/slots", count="2", minutes="15", capacity="", place="")
     assert response.status_code == 400
     assert "How many people in each chat?" in response.get_data(as_text=True)
@@ -470,6 +471,7 @@ def test_a_draw_after_closing_is_refused_on_its_field(seeded: Flask, organizer: 
     page = response.get_data(as_text=True)
     field = page[page.index('for="draw_at"') :]
     assert field.index("The draw must be made before chat sign-up closes.") < field.index('for="closes"')
+    assert 'value="Auditorium 2"' in page, "the form to add chats keeps its defaults"
     with seeded.app_context():
         assert talk_of().chat_assignment == ChatAssignment.FIRST_COME
 
@@ -716,6 +718,10 @@ def test_organizer_pages_render_on_a_talk_with_every_state(seeded: Flask, organi
         db.session.commit()
     path = section(seeded)
     page = organizer.get(path)
+    forms = _FORM.findall(page)
+    assert len(forms) >= 10
+    for action, body in forms:
+        assert re.search(r'name="csrf_token"[^>]*value="[^"]+"', body), f"the form posting to {action} has its token"
     assert page.count("Move to</label>") == 1
     assert f'action="{path}/bookings/{ann}/cancel"' in page
     assert organizer.get(f"{path}/slots/{slots[0]}/edit").count("Save") >= 1
