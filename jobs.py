@@ -104,7 +104,7 @@ def speaker_links_for(talk: Talk, speaker_name: str) -> chat_mail.SpeakerLinks:
     """The links in a speaker's email: their schedule's page only while the organizers have made one."""
     schedule_url = ""
     if talk.chat_link_nonce:
-        token = speaker_token(current_app.config["SECRET_KEY"], talk, speaker_name)
+        token = speaker_token(current_app.config["SECRET_KEY"], talk, chats.speaker_key(talk, speaker_name))
         schedule_url = links.link_for("speakers.schedule", token=token)
     return chat_mail.SpeakerLinks(
         talk_url=links.link_for("public.talk_page", slug=talk.slug),

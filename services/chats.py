@@ -181,6 +181,12 @@ def speaker_names(talk: Talk) -> list[str]:
     return talk.speaker_names or [""]
 
 
+def speaker_key(talk: Talk, name: str) -> str:
+    """Whose chats a speaker's link shows: "" for the talk's one speaker (slots of a talk with one
+    speaker carry no name), else the speaker's name, as their slots carry it."""
+    return name if len(talk.speaker_names) > 1 else ""
+
+
 def snapshot(slot: ChatSlot) -> dict[str, Any]:
     """A slot as an email about it needs it, kept with the message: the email says what was true
     when it was written, and the invite's SEQUENCE orders the versions."""
@@ -789,6 +795,19 @@ def verify(record: ChatDraw) -> bool:
 
 def draw_of(session: Session, talk_id: int) -> ChatDraw | None:
     return session.scalars(select(ChatDraw).where(ChatDraw.talk_id == talk_id)).first()
+
+
+def wish_counts(session: Session, talk_id: int) -> dict[int, list[int]]:
+    """Before a draw, for organizers: per slot id, how many asked for it first, second, third."""
+    counts: dict[int, list[int]] = {}
+    rows = session.execute(
+        select(ChatRequest.slot_id, ChatRequest.rank, func.count(ChatRequest.id))
+        .where(ChatRequest.talk_id == talk_id, ChatRequest.rank <= MAX_WISHES)
+        .group_by(ChatRequest.slot_id, ChatRequest.rank)
+    ).all()
+    for slot_id, rank, count in rows:
+        counts.setdefault(slot_id, [0] * MAX_WISHES)[rank - 1] = count
+    return counts
 
 
 def due_draws(session: Session, now: datetime) -> list[int]:

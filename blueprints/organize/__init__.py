@@ -1,4 +1,4 @@
-"""The organizer area at /organize: talks, attendees, rooms, imports, settings, organizers, audit, outbox.
+"""The organizer area at /organize: talks, attendees, chats, rooms, imports, settings, organizers, audit, outbox.
 
 One blueprint for the whole area, with one module per part of it. Every route sits behind
 `require_organizer`, registered here for the whole blueprint so that no new route can forget it.
@@ -77,4 +77,14 @@ def consequences(promoted: list[Any], told: int) -> str:
 
 
 # The routes of each part register on `bp` as their module is imported.
-from blueprints.organize import announce, attendees, audit, importing, outbox, rooms, settings, talks  # noqa: E402, F401
+from blueprints.organize import (  # noqa: E402, F401
+    announce,
+    attendees,
+    audit,
+    chats,
+    importing,
+    outbox,
+    rooms,
+    settings,
+    talks,
+)

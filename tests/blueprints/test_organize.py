@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import AuditEntry, Organizer, OutboxMessage, Room, Series, Talk, TalkStatus
-from services import signups
+from services import chats, signups
 from tests.blueprints.conftest import ADA, EVE, logged_in, talk_form
 from tests.conftest import CORPUS
 
@@ -238,9 +238,15 @@ def ids(seeded: Flask) -> dict[str, int]:
         signed = signups.sign_up(
             db.session, talk.id, name="Mo", email="mo@example.org", mode="room", now=datetime.now(UTC)
         )
+        now = datetime.now(UTC)
+        slot = chats.add_slots(
+            db.session, talk.id, first_starts_at=None, count=2, minutes=15, capacity=1, place=None, now=now
+        )[0]
+        chats.choose_slot(db.session, signed.rsvp.id, slot.id, now, by_organizer=True)
         db.session.commit()
         return {
             "rsvp_id": signed.rsvp.id,
+            "slot_id": slot.id,
             "talk_id": talk.id,
             "room_id": db.session.scalars(select(Room)).first().id,
             "organizer_id": db.session.scalars(select(Organizer)).first().id,
