@@ -145,7 +145,7 @@ def from_input(value: datetime | None, tz: ZoneInfo) -> datetime | None:
 
 def speaker_link(talk: Talk, name: str) -> str:
     """The address of the speaker's chat schedule (blueprints/speakers.py)."""
-    token = tokens.speaker_token(current_app.config["SECRET_KEY"], talk, chats.chats.speaker_key(talk, name))
+    token = tokens.speaker_token(current_app.config["SECRET_KEY"], talk, chats.speaker_key(talk, name))
     return links.link_for("speakers.schedule", token=token)
 
 
