@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import flask_migrate
@@ -16,6 +17,9 @@ from huey import RedisHuey
 import consumer
 import jobs
 from app import create_app
+from extensions import db
+from models import ChatAssignment, Speaker
+from services import chats
 from tests.conftest import dispose, make_app, skip_or_fail
 from tests.rsvp_support import make_talk, sent, text_part
 
@@ -122,3 +126,55 @@ def test_the_jobs_module_does_not_import_the_app() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_the_minutely_jobs_make_due_draws_and_send_speakers_their_schedule(app: Flask) -> None:
+    with app.app_context():
+        talk = make_talk(5, starts_at=datetime.now(UTC) + timedelta(hours=2))
+        talk.parts[0].speakers.append(Speaker(position=0, name="Grace Hopper"))
+        talk.chat_speaker_emails = {"Grace Hopper": "grace@example.org"}
+        db.session.commit()
+        (slot,) = chats.add_slots(
+            db.session,
+            talk.id,
+            first_starts_at=None,
+            count=1,
+            minutes=15,
+            capacity=1,
+            place=None,
+            now=datetime.now(UTC),
+        )
+        chats.set_options(
+            db.session,
+            talk.id,
+            assignment=ChatAssignment.DRAW,
+            closes=None,
+            draw_time=datetime.now(UTC) + timedelta(minutes=30),
+            prefer_new=False,
+            is_open=True,
+            now=datetime.now(UTC),
+        )
+        chats.book(
+            db.session,
+            talk.id,
+            name="Ada",
+            email="ada@example.org",
+            slot_ids=[slot.id],
+            topic="",
+            now=datetime.now(UTC),
+        )
+        jobs.commit_and_dispatch()
+
+        assert jobs.make_due_draws.call_local() == 0, "not yet: the draw is in half an hour"
+        talk.chat_draw_at = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.commit()
+        assert jobs.make_due_draws.call_local() == 1
+        assert chats.booking_of(db.session, chats.draw_of(db.session, talk.id).result["order"][0])
+        assert any("ada@example.org" in m["To"] and "chat" in m["Subject"].lower() for m in sent(app))
+
+        assert jobs.send_speaker_schedules.call_local() == 0, "chat sign-up is still open"
+        talk.chat_open = False
+        db.session.commit()
+        assert jobs.send_speaker_schedules.call_local() == 1
+        (schedule,) = [m for m in sent(app) if "grace@example.org" in m["To"]]
+        assert "Ada" in text_part(schedule)
