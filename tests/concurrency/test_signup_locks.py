@@ -119,10 +119,11 @@ def test_a_person_promoted_while_their_change_waits_for_the_lock_passes_their_se
     talk_id = talks.talk_by_slug(db.session, live.TALK_SLUG).id
     seat_people(talk_id, seats=3, people=5)
     with Session(db.engine) as setup:
+        of_the_talk = Rsvp.talk_id == talk_id  # the demo has sign-ups for other talks too
         line = setup.scalars(
-            select(Rsvp.id).where(Rsvp.status == RsvpStatus.WAITING).order_by(Rsvp.queued_at, Rsvp.id)
+            select(Rsvp.id).where(of_the_talk, Rsvp.status == RsvpStatus.WAITING).order_by(Rsvp.queued_at, Rsvp.id)
         ).all()
-        a_seated = setup.scalars(select(Rsvp.id).where(Rsvp.status == RsvpStatus.SEATED)).first()
+        a_seated = setup.scalars(select(Rsvp.id).where(of_the_talk, Rsvp.status == RsvpStatus.SEATED)).first()
     first_in_line = line[0]
 
     with Session(db.engine) as manage, Session(db.engine) as other:
