@@ -12,7 +12,7 @@ Description", "Paper Abstract", "Speaker Bios", ...), Logistics lines by their l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import PurePosixPath
@@ -20,6 +20,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.site_import.body import read_content
+from services.site_import.detect import JEKYLL_POST, SiteInfo
+from services.site_import.files import (
+    SEMESTER_RE,
+    file_name_date,
+    require_markdown,
+    semester_from_categories,
+    semester_from_folder,
+    source_key_of,
+)
+from services.site_import.front_fields import front_links
 from services.site_import.front_matter import BoundedLoader, load_front_matter
 from services.site_import.limits import (
     MAX_FRONT_MATTER_BYTES,
@@ -34,10 +44,22 @@ from services.site_import.limits import (
     require_a_talks_proportions,
     require_plain_text,
 )
+from services.site_import.liquid import (
+    LIQUID_OUTPUT_RE,
+    LIQUID_TAG_RE,
+    LinkResolver,
+    drop_jekyll_noise,
+    image_urls,
+    publication_links,
+    resolve_liquid,
+    resolve_site_urls,
+)
 from services.site_import.names import is_tbd, split_names
+from services.site_import.pages import ReadContext, read_page
 from services.site_import.parts import build_parts, speakers_from_names
-from services.site_import.places import read_place
-from services.site_import.talk_info import PartInfo, PostInfo, SectionInfo, SpeakerInfo
+from services.site_import.places import platform_of, read_place
+from services.site_import.speakers import parse_speakers
+from services.site_import.talk_info import PartInfo, PostInfo, SectionInfo, SpeakerInfo, Warnings
 from services.site_import.text import as_list, fold, plain_text, split_paragraphs, squash_spaces, text_value
 from services.site_import.when import find_clock, find_month_day, read_when
 
@@ -85,9 +107,6 @@ class ScheduleInfo:
     rows: list[ScheduleRow]
 
 
-LinkResolver = Callable[[str], str]
-
-
 def parse_post(
     text: str,
     *,
@@ -97,35 +116,46 @@ def parse_post(
     site_url: str | None = None,
     resolve_link: LinkResolver = lambda target: target,
     known_rooms: Collection[str] = (),
+    site: SiteInfo | None = None,
 ) -> PostInfo:
     """Read one talk post. `known_rooms` are the series' room names: a Location line that
-    mentions one names that room (see `read_place`)."""
+    mentions one names that room (see `read_place`).
+
+    The group's posts name their speakers in `names` (and their affiliations in `venue`);
+    a post written another way (another group's `speaker:`, a "Speaker:" line in the body)
+    is read by the reader of any talk page (`services/site_import/pages.py`)."""
     source_key = source_key_of(source)
-    _require_markdown(source_key)
+    require_markdown(source_key)
     require_plain_text(text)
     front, body = _split_front_matter(text)
     _require_talk_post(front, source)
     title = text_value(front.get("title"))
     if not title:
         raise NotATalk("no title in the front matter")
+    if "names" not in front:
+        context = ReadContext(tz, default_minutes, site_url, resolve_link, known_rooms, site or SiteInfo())
+        return read_page(text, source=source, key=source_key, dialect=JEKYLL_POST, ctx=context)
 
-    warnings: list[str] = []
-    file_date = _file_name_date(source_key, warnings)
-    semester = _semester_from_categories(front) or _semester_from_folder(source)
+    warnings = Warnings()
+    file_date = file_name_date(source_key, warnings)
+    semester = semester_from_categories(front) or semester_from_folder(source)
     venue = text_value(front.get("venue"))
     names = split_names(front.get("names"))
 
-    body = _resolve_site_urls(body, site_url)
-    body = _resolve_liquid(_drop_jekyll_noise(body), front, site_url, resolve_link, warnings)
+    body = resolve_site_urls(body, site_url)
+    body = resolve_liquid(drop_jekyll_noise(body), front, site_url, resolve_link, warnings)
     content = read_content(body, warnings)
     if not names and not content.has_talk_details():
         raise NotATalk("placeholder post with no speaker, date or description")
 
-    speakers = speakers_from_names(names, venue, content.intro)
+    speakers = _listed_speakers(front, content.intro) or speakers_from_names(names, venue, content.intro)
     when = read_when(content.logistics, file_date, front, semester, tz, default_minutes, warnings)
     room, platform = read_place(content.logistics.get("location"), known_rooms, warnings)
+    room, platform = _named_place(front, room, platform)
     parts = build_parts(content, speakers, title, warnings)
-    links = _publication_links(front, site_url)
+    links = publication_links(front, site_url) + [
+        (label, url) for label, url in front_links({"links": front.get("links")}) if label not in _PUBLICATION_LABELS
+    ]
     info = PostInfo(
         source=source,
         source_key=source_key,
@@ -146,11 +176,35 @@ def parse_post(
         slides_url=content.slides_url,
         paper_url=dict(links).get("Paper"),
         links=links,
-        images=_image_urls(body),
+        images=image_urls(body),
         warnings=warnings,
+        doubts=warnings.doubts,
     )
     require_a_talks_proportions(info)
     return info
+
+
+_PUBLICATION_LABELS = {"Paper", "Code", "Page", "Tweet", "Video", "Demo"}
+
+
+def _listed_speakers(front: dict[str, Any], intro: str) -> list[SpeakerInfo]:
+    """Speakers listed one by one ({name, affiliation, url}), as Lectern's export writes them
+    beside `names` when `names` and `venue` alone would lose who is from where."""
+    listed = front.get("speakers")
+    if not isinstance(listed, list) or not listed or not all(isinstance(item, dict) for item in listed):
+        return []
+    speakers = parse_speakers(listed)
+    for speaker, linked in zip(speakers, speakers_from_names([s.name for s in speakers], None, intro), strict=True):
+        speaker.url = speaker.url or linked.url
+    return speakers
+
+
+def _named_place(front: dict[str, Any], room: str | None, platform: str | None) -> tuple[str | None, str | None]:
+    """A `room` or `online_platform` named in the front matter is taken as it is written."""
+    named_room = text_value(front.get("room"))
+    if named_room and not is_tbd(named_room) and platform_of(named_room) is None:
+        room = named_room[:120]
+    return room, text_value(front.get("online_platform")) or platform
 
 
 def parse_schedule(text: str, *, source: str) -> ScheduleInfo:
@@ -174,31 +228,6 @@ def parse_schedule(text: str, *, source: str) -> ScheduleInfo:
 # Front matter, file names, semesters
 
 _FRONT_MATTER_RE = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
-_COMMIT_SUFFIX_RE = re.compile(r"@[0-9a-fA-F]{4,40}(?=\.[^.]*$|$)")
-_FILE_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
-_SEMESTER_RE = re.compile(r"^(winter|spring|summer|fall|autumn)[-_ ]?(\d{4})$", re.I)
-_MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def source_key_of(source: str) -> str:
-    """The post's key: its file name without folders or a "@commit" suffix.
-
-    "_history/.../2024-05-20-tianbao-xie@b688258.md" -> "2024-05-20-tianbao-xie.md"; the
-    importer uses it to match a post with its `{% link %}`s and its earlier versions.
-    """
-    name = PurePosixPath(source.replace("\\", "/")).name
-    return _COMMIT_SUFFIX_RE.sub("", name)
-
-
-def _require_markdown(file_name: str) -> None:
-    suffix = PurePosixPath(file_name).suffix.lower()
-    if suffix in _MARKDOWN_SUFFIXES:
-        return
-    if suffix in _IMAGE_SUFFIXES:
-        raise NotATalk("not a Markdown post (image)")
-    kind = f"{suffix[1:]} file" if suffix else "no file extension"
-    raise NotATalk(f"not a Markdown post ({kind})")
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -227,126 +256,6 @@ def _require_talk_post(front: dict[str, Any], source: str) -> None:
         raise NotATalk("archive post listing a semester's schedule")
     if "permalink" in front or "_pages" in PurePosixPath(source.replace("\\", "/")).parts:
         raise NotATalk("site page (such as the schedule), not a talk post")
-
-
-def _file_name_date(file_name: str, warnings: list[str]) -> date | None:
-    match = _FILE_DATE_RE.match(file_name)
-    if match is None:
-        return None
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        warnings.append(f"file name date {match[0]} is not a real date; ignored")
-        return None
-
-
-def _semester_slug(value: str) -> str | None:
-    match = _SEMESTER_RE.match(value.strip())
-    return f"{match[1].lower()}-{match[2]}" if match else None
-
-
-def _semester_from_categories(front: dict[str, Any]) -> str | None:
-    for category in as_list(front.get("categories")):
-        if slug := _semester_slug(str(category)):
-            return slug
-    return None
-
-
-def _semester_from_folder(source: str) -> str | None:
-    parent = PurePosixPath(source.replace("\\", "/")).parent.name
-    return _semester_slug(parent) if parent else None
-
-
-# ---------------------------------------------------------------------------------------
-# Liquid and URLs
-
-_LIQUID_OUTPUT_RE = re.compile(r"\{\{-?\s*(?P<expr>.*?)\s*-?\}\}", re.S)
-_LIQUID_TAG_RE = re.compile(r"\{%-?\s*(?P<tag>\w+)\s*(?P<args>.*?)\s*-?%\}", re.S)
-_PUBLICATION_INCLUDE = "display-publication-links.html"
-# Lines the Jekyll layout needs but a Lectern page shows by itself (names, venue, links).
-_NOISE_LINE_RE = re.compile(
-    r"^[ \t]*[*_]*[ \t]*(?:\{\{-?\s*page\.(?:names|venue|title|author)\s*-?\}\}"
-    r"|\{%-?\s*include\s+" + re.escape(_PUBLICATION_INCLUDE) + r"[^%]*%\})[ \t]*[*_]*[ \t]*$",
-    re.M,
-)
-_SITE_RELATIVE_RE = re.compile(
-    r"""(?P<lead>\b(?:src|href)\s*=\s*["']|\]\(\s*<?|^[ \t]*\[[^\]\n]+\]:[ \t]*)/(?!/)""", re.M
-)
-_IMAGE_RE = re.compile(
-    r"""!\[[^\]]*\]\(\s*<?(?P<md>[^)\s>]+)|<img\b[^>]*?\bsrc\s*=\s*["'](?P<html>[^"']+)["']""",
-    re.I,
-)
-# (front matter key, label) in the order the Jekyll include renders them.
-_PUBLICATION_KEYS = (
-    ("link", "Paper"),
-    ("code", "Code"),
-    ("webpage", "Page"),
-    ("twitter", "Tweet"),
-    ("video", "Video"),
-    ("demo", "Demo"),
-)
-
-
-def _drop_jekyll_noise(body: str) -> str:
-    return _NOISE_LINE_RE.sub("", body)
-
-
-def _resolve_liquid(
-    body: str,
-    front: dict[str, Any],
-    site_url: str | None,
-    resolve_link: LinkResolver,
-    warnings: list[str],
-) -> str:
-    def output(match: re.Match[str]) -> str:
-        # Filters ("page.names | upcase") change only the presentation: ignore them.
-        expr = match["expr"].split("|")[0].strip()
-        scope, _, key = expr.partition(".")
-        if scope == "page" and key:
-            value = front.get(key)
-            if isinstance(value, list):
-                return ", ".join(str(v) for v in value)
-            return "" if value is None else str(value).strip()
-        if expr in ("site.url", "site.baseurl"):
-            return (site_url or "").rstrip("/") if expr == "site.url" else ""
-        warnings.append(f"unknown Liquid value {{{{ {expr} }}}} dropped")
-        return ""
-
-    def tag(match: re.Match[str]) -> str:
-        name, args = match["tag"], match["args"]
-        if name == "link":
-            return resolve_link(args.strip())
-        if name == "include" and args.split()[:1] == [_PUBLICATION_INCLUDE]:
-            return ""
-        warnings.append(f"unsupported Liquid tag {{% {name} %}} dropped")
-        return ""
-
-    return _LIQUID_TAG_RE.sub(tag, _LIQUID_OUTPUT_RE.sub(output, body))
-
-
-def _resolve_site_urls(text: str, site_url: str | None) -> str:
-    if not site_url:
-        return text
-    base = site_url.rstrip("/")
-    return _SITE_RELATIVE_RE.sub(lambda m: f"{m['lead']}{base}/", text)
-
-
-def _resolve_site_url(url: str, site_url: str | None) -> str:
-    if site_url and url.startswith("/") and not url.startswith("//"):
-        return site_url.rstrip("/") + url
-    return url
-
-
-def _image_urls(body: str) -> list[str]:
-    return [m["md"] or m["html"] for m in _IMAGE_RE.finditer(body)]
-
-
-def _publication_links(front: dict[str, Any], site_url: str | None) -> list[tuple[str, str]]:
-    links = []
-    for key, label in _PUBLICATION_KEYS:
-        if url := text_value(front.get(key)):
-            links.append((label, _resolve_site_url(url, site_url)))
-    return links
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,7 +330,7 @@ def _schedule_semester(front: dict[str, Any] | None, body: str, source: str) -> 
     title = text_value((front or {}).get("title")) or ""
     match = (
         _SEMESTER_SENTENCE_RE.search(body)
-        or _SEMESTER_RE.match(title)
+        or SEMESTER_RE.match(title)
         or _SEMESTER_WORDS_RE.search(source_key_of(source))
     )
     if match is None:
@@ -445,7 +354,7 @@ def _cell(cells: list[str], index: int) -> str:
 
 
 def _clean_cell(cell: str) -> str:
-    without_liquid = _LIQUID_TAG_RE.sub("", _LIQUID_OUTPUT_RE.sub("", cell))
+    without_liquid = LIQUID_TAG_RE.sub("", LIQUID_OUTPUT_RE.sub("", cell))
     return squash_spaces(plain_text(without_liquid))
 
 

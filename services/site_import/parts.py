@@ -6,7 +6,7 @@ import re
 
 from services.site_import.body import BOLD_LABEL_RE, BOLD_ONLY_RE, Content, RawPart
 from services.site_import.names import first_name, mentions, starts_with_name, strip_honorifics
-from services.site_import.talk_info import PartInfo, SpeakerInfo
+from services.site_import.talk_info import SPEAKERS, PartInfo, SpeakerInfo, warn
 from services.site_import.text import MD_LINK_RE, fold, plain_text, split_paragraphs, tidy
 
 
@@ -139,7 +139,7 @@ def _assign_speakers(
         if owner is None and spare:
             owner = spare.pop(0)
         if owner is None and speakers:
-            warnings.append(f"could not tell who presents {raw.heading!r}")
+            warn(warnings, SPEAKERS, f"could not tell who presents {raw.heading!r}")
         result.append([owner] if owner else [])
     if len(raw_parts) == 1 and len(speakers) > 1:
         result[0] = list(speakers)  # one presentation by several people

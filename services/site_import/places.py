@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection
 
 from services.site_import.names import is_tbd
+from services.site_import.talk_info import ROOM, warn
 from services.site_import.text import URL_RE, fold, squash_spaces
 
 _PLATFORMS = (
@@ -64,7 +65,7 @@ def read_place(
     """(room, online platform) from a Location line; see the order of evidence above."""
     if not location or is_tbd(location):
         return None, None
-    platform = _platform(location)
+    platform = platform_of(location)
     text = squash_spaces(URL_RE.sub(" ", location))
     room = _known_room(text, known_rooms) or _room_named_in(text)
     if room is not None:
@@ -72,9 +73,11 @@ def read_place(
     segments = [p for p in (_place_segment(s) for s in _PLACE_SEPARATOR_RE.split(text)) if p]
     words = sum(len(segment.split()) for segment in segments)
     if words > _MAX_ROOM_WORDS:
-        warnings.append(
+        warn(
+            warnings,
+            ROOM,
             f"the location {location.strip()!r} names no room Lectern recognises; "
-            "the talk has no room: an organizer should set it"
+            "the talk has no room: an organizer should set it",
         )
         return None, platform
     room = next((seg for seg in segments if not _ADDRESS_RE.match(seg) and len(seg) <= _MAX_ROOM_CHARS), None)
@@ -86,7 +89,7 @@ def _known_room(text: str, known_rooms: Collection[str]) -> str | None:
     folded = fold(text)
     best: tuple[int, str] | None = None
     for name in known_rooms:
-        if _platform(name) is not None:  # a "room" called Zoom or Online is no place to walk to
+        if platform_of(name) is not None:  # a "room" called Zoom or Online is no place to walk to
             continue
         for variant in _room_variants(name):
             if len(variant) < 2 or (best is not None and len(variant) <= best[0]):
@@ -107,13 +110,13 @@ def _room_named_in(text: str) -> str | None:
     for pattern in (_NAMED_ROOM_RE, _KIND_ROOM_RE, _ROOM_CODE_RE, _THE_PLACE_RE):
         for match in pattern.finditer(text):
             room = match["room"].rstrip(".-")
-            usable = room and len(room) <= _MAX_ROOM_CHARS and _platform(room) is None
+            usable = room and len(room) <= _MAX_ROOM_CHARS and platform_of(room) is None
             if usable and not _PLACE_NOISE_RE.match(room):
                 return room[0].upper() + room[1:]
     return None
 
 
-def _platform(text: str) -> str | None:
+def platform_of(text: str) -> str | None:
     found = [(m.start(), name) for pattern, name in _PLATFORMS if (m := pattern.search(text))]
     if found:
         return min(found)[1]

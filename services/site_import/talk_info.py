@@ -54,3 +54,37 @@ class PostInfo:
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
     images: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Where the file came from and what is doubtful in it (see Warnings).
+    dialect: str = "jekyll-post"
+    doubts: set[str] = field(default_factory=set)
+    # The talk's address when the file name gives none worth keeping (an undated page, "index.md").
+    slug_hint: str | None = None
+
+
+# What a warning casts doubt on: the facts an organizer must check before the talk is announced.
+START, TITLE, SPEAKERS, ROOM = "start", "title", "speakers", "room"
+
+
+class Warnings(list[str]):
+    """The warnings about one file, in order, and which of the talk's facts they cast doubt on.
+
+    A reader warns whenever it cannot read something or has to choose: the import report shows
+    the messages, and `doubts` says which facts (start, title, speakers, room) they concern, so
+    that a doubtful talk is flagged rather than silently guessed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.doubts: set[str] = set()
+
+    def about(self, fact: str, message: str) -> None:
+        self.append(message)
+        self.doubts.add(fact)
+
+
+def warn(warnings: list[str], fact: str, message: str) -> None:
+    """Add a warning that casts doubt on `fact` (recorded when the list is a Warnings)."""
+    if isinstance(warnings, Warnings):
+        warnings.about(fact, message)
+    else:
+        warnings.append(message)
