@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,7 +203,7 @@ class Importer:
     def _note_the_site(self) -> None:
         if self.site.generator:
             self.notes.append(f"Read as {self.site.describe()}.")
-        if self.site.timezone and self.site.timezone != self.series.timezone:
+        if self.site.timezone and not same_clock(self.site.timezone, self.series.timezone):
             self.notes.append(
                 f"The site's configuration names the time zone {self.site.timezone}; times written without "
                 f"an offset are read in the series' zone, {self.series.timezone}."
@@ -547,6 +547,21 @@ def read_bounded(path: Path) -> bytes:
     if len(raw) > jekyll.MAX_POST_BYTES:
         raise FileTooLarge(jekyll.file_too_large(path.stat().st_size))
     return raw
+
+
+def same_clock(zone: str, other: str) -> bool:
+    """Whether two zone names keep the same clock (America/Toronto and America/Montreal do):
+    compared over two years, every week. An unknown name keeps no clock Lectern knows."""
+    try:
+        first, second = ZoneInfo(zone), ZoneInfo(other)
+    except (ValueError, KeyError):
+        return False
+    start = datetime(datetime.now(UTC).year - 1, 1, 1, tzinfo=UTC)
+    return all(
+        (moment := start + timedelta(days=7 * week)).astimezone(first).utcoffset()
+        == moment.astimezone(second).utcoffset()
+        for week in range(105)
+    )
 
 
 def normalise_name(name: str) -> str:

@@ -11,8 +11,10 @@ warning that flags the fact it concerns; nothing is guessed silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +53,7 @@ from services.site_import.liquid import (
 )
 from services.site_import.names import is_tbd
 from services.site_import.parts import build_parts
-from services.site_import.places import platform_of, read_place
+from services.site_import.places import known_room, platform_of, read_place
 from services.site_import.speakers import speakers_from_text
 from services.site_import.talk_info import SPEAKERS, TITLE, PostInfo, SpeakerInfo, Warnings
 from services.site_import.text import MD_LINK_RE, URL_RE, fold, plain_text, split_paragraphs, squash_spaces, tidy
@@ -122,7 +124,7 @@ def read_page(
     _give_front_text(content, facts)
     parts = build_parts(content, speakers, title, warnings)
     links = _links(facts, labels, shortcode_links, ctx.site_url)
-    by_label = dict(reversed(links))
+    by_label = {_LINK_KINDS.get(fold(label), label): url for label, url in reversed(links)}
     info = PostInfo(
         source=source,
         source_key=key,
@@ -147,7 +149,7 @@ def read_page(
         warnings=warnings,
         dialect=dialect,
         doubts=warnings.doubts,
-        slug_hint=None if file_date else f"{when.starts_at:%Y-%m-%d}-{PurePosixPath(key).stem}",
+        slug_hint=None if file_date else _slug_hint(key, when.starts_at),
     )
     require_a_talks_proportions(info)
     return info
@@ -367,7 +369,7 @@ def _place(
         front_room, front_platform = read_place(facts.location, known_rooms, quiet)
         room, platform = room or front_room, platform or front_platform
     if facts.room and not is_tbd(facts.room) and platform_of(facts.room) is None:
-        room = facts.room[:MAX_ROOM_CHARS]
+        room = known_room(facts.room, known_rooms) or facts.room[:MAX_ROOM_CHARS]
     online = facts.online or _plain(labels.get("online"))
     if online and platform is None:
         platform = facts.online if facts.online and not URL_RE.search(facts.online) else platform_of(online)
@@ -390,6 +392,22 @@ def _links(
     return found
 
 
+# Link labels that say which of the talk's own links a link is.
+_LINK_KINDS = {
+    "recording": "Video",
+    "video": "Video",
+    "youtube": "Video",
+    "watch": "Video",
+    "slides": "Slides",
+    "slide deck": "Slides",
+    "deck": "Slides",
+    "paper": "Paper",
+    "pdf": "Paper",
+    "preprint": "Paper",
+    "article": "Paper",
+}
+
+
 def _first_url(text: str) -> str | None:
     link = MD_LINK_RE.search(text)
     if link and link["url"]:
@@ -403,3 +421,10 @@ def _semester(facts: FrontFacts, source: str) -> str | None:
         if slug := semester_slug(word):
             return slug
     return semester_from_folder(source)
+
+
+def _slug_hint(key: str, starts_at: datetime) -> str:
+    """An undated page's address: its name after the talk's date ("2029-02-06-amara-okafor"),
+    or its name alone when it starts with a year already ("2029-01-kim")."""
+    stem = PurePosixPath(key).stem
+    return stem if re.match(r"^\d{4}\b", stem) else f"{starts_at:%Y-%m-%d}-{stem}"

@@ -30,7 +30,8 @@ _PLACE_NOISE_RE = re.compile(
     r"^(?:(?:see|check|the|an?|your|email|e-mail|mail|link|links|details|announcement|calendar|"
     r"invite|invitation|online|only|hybrid|virtual|virtually|remote|remotely|in|at|person|"
     r"in-person|streamed|livestream|will|be|sent|to|follow|for|by|registered|attendees|"
-    r"participants|meeting|tba|tbd|tbc|is|are)\b\s*)+$",
+    r"participants|meeting|tba|tbd|tbc|is|are|mailing|list|lists|registration|register|upon|request|"
+    r"after|registering|members|subscribers|on|via|sign|up|signing|password|code|id|required)\b\s*)+$",
     re.I,
 )
 # Reading the room out of a Location line, strongest evidence first:
@@ -67,7 +68,7 @@ def read_place(
         return None, None
     platform = platform_of(location)
     text = squash_spaces(URL_RE.sub(" ", location))
-    room = _known_room(text, known_rooms) or _room_named_in(text)
+    room = known_room(text, known_rooms) or _room_named_in(text)
     if room is not None:
         return room, platform
     segments = [p for p in (_place_segment(s) for s in _PLACE_SEPARATOR_RE.split(text)) if p]
@@ -84,7 +85,7 @@ def read_place(
     return room, platform
 
 
-def _known_room(text: str, known_rooms: Collection[str]) -> str | None:
+def known_room(text: str, known_rooms: Collection[str]) -> str | None:
     """The longest room of the series that the line names, on word boundaries, in any case."""
     folded = fold(text)
     best: tuple[int, str] | None = None

@@ -113,7 +113,7 @@ def speakers_from_text(text: str) -> list[SpeakerInfo]:
         return []
     if led := _WITH_RE.search(line) or _SESSION_WITH_RE.search(line):
         line = led["who"]
-    elif split_names(line) == [] and not _looks_like_person(line):
+    elif split_names(line) == [] and not looks_like_person(line):
         return []  # a session label ("Roundtable discussion")
     pieces = _pieces(line)
     singles = all(len(p.split()) == 1 for p, _, _ in pieces)
@@ -126,7 +126,7 @@ def speakers_from_text(text: str) -> list[SpeakerInfo]:
         if role_only and people:
             continue  # "Jane Doe, Associate Professor, ...": the role is neither a person nor a place
         text_piece = _without_role(text_piece)
-        if people and (_is_affiliation(text_piece, singles) or (not singles and not _looks_like_person(text_piece))):
+        if people and (_is_affiliation(text_piece, singles) or (not singles and not looks_like_person(text_piece))):
             people[-1][1].append(text_piece)
             people[-1][2].append(joiner)
             continue
@@ -182,7 +182,7 @@ def _is_affiliation(text: str, among_single_names: bool = False) -> bool:
     return bool(_AFFILIATION_WORDS_RE.search(text) or _ACRONYM_RE.match(text) or re.search(r"\d", text) or single)
 
 
-def _looks_like_person(text: str) -> bool:
+def looks_like_person(text: str) -> bool:
     """Two to six words, each capitalised (or a particle such as "van", or an initial)."""
     words = text.split()
     if not 1 <= len(words) <= 6 or _AFFILIATION_WORDS_RE.search(text) or re.search(r"\d", text):

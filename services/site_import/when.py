@@ -116,15 +116,13 @@ def find_month_day(text: str) -> _MonthDay | None:
 
 
 def _numeric_month_day(first: int, second: int, separator: str) -> tuple[int, int, bool]:
-    """(month, day, ambiguous) from "05/03": a number above 12 is the day; else "." is
-    day-first (European) and "/" month-first (North American), and the reading is doubtful."""
+    """(month, day, ambiguous) from "05/03": a number above 12 is the day; "07.03" is day first
+    (nobody writes dots month first); "05/03" is read month first and is doubtful."""
     if first > 12:
         return second, first, False
-    if second > 12:
-        return first, second, False
-    if first == second:
-        return first, second, False
-    return (second, first, True) if separator == "." else (first, second, True)
+    if second > 12 or separator == ".":
+        return (first, second, False) if separator != "." else (second, first, False)
+    return first, second, first != second
 
 
 def _read_day_range(text: str, match: re.Match[str], found: _MonthDay) -> None:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from services.site_import.speakers import looks_like_person
 from services.site_import.talk_info import SpeakerInfo
 from services.site_import.text import as_list, text_value
 
@@ -40,8 +41,10 @@ def authors_as_speakers(
     guessed: list[str] = []
     for author in authors:
         profile = profiles.get(author) or profiles.get(author.lower())
-        if author.lower() == SITE_OWNER and (len(authors) > 1 or profile is None or not profile.name):
-            continue
+        if author.lower() == SITE_OWNER and (
+            len(authors) > 1 or profile is None or not looks_like_person(profile.name)
+        ):
+            continue  # the site's owner: a group, or not the one presenting
         if profile is not None:
             speakers.append(SpeakerInfo(profile.name, profile.affiliation, profile.url, profile.bio_md))
         elif not _SLUG_RE.match(author) or " " in author:
