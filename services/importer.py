@@ -82,6 +82,7 @@ class FileReport:
     schedule: dict[str, Any] | None = None  # for a schedule page: its semester, linked talks and entries
     before: dict[str, Any] | None = None  # an updated talk as it was, for the audit log
     warnings: list[str] = field(default_factory=list)
+    post: jekyll.PostInfo | None = None  # what was read, for previews and measurements
     dialect: str | None = None  # which reader read it ("hugo", "wowchemy-event", ...)
     doubts: set[str] = field(default_factory=set)  # the facts its warnings put in doubt (start, title, ...)
 
@@ -296,6 +297,7 @@ class Importer:
             reason,
             talk=self.summary(post, slug),
             warnings=warnings,
+            post=post,
             dialect=post.dialect,
             doubts=set(post.doubts),
         )

@@ -32,7 +32,10 @@ SPEAKER_KEYS = (
     "lecturers",
     "who",
 )
-TALK_TITLE_KEYS = ("talk_title", "talktitle", "talk", "topic", "seminar_title", "lecture_title")
+TALK_TITLE_KEYS = ("talk_title", "talktitle", "talk", "topic", "seminar_title", "lecture_title", "subtitle")
+# Who wrote the page: the speaker on some sites, an organizer on others (a doubtful last resort).
+AUTHOR_KEYS = ("author", "authors")
+SPEAKER_URL_KEYS = ("speaker_url", "speaker_website", "speaker_homepage", "speaker_link", "website", "homepage")
 AFFILIATION_KEYS = (
     "affiliation",
     "affiliations",
@@ -123,6 +126,7 @@ class FrontFacts:
     title: str | None = None
     talk_title: str | None = None  # a separate key for the talk's own title
     speakers: list[SpeakerInfo] = field(default_factory=list)
+    authors: list[SpeakerInfo] = field(default_factory=list)  # who wrote the page (a last resort)
     affiliation: str | None = None
     when: FrontWhen | None = None
     location: str | None = None
@@ -146,6 +150,9 @@ def front_facts(
     facts.title = _one_line(keys.get("title"))
     facts.talk_title = _one_line(first(keys, TALK_TITLE_KEYS)[1])
     facts.speakers = parse_speakers(first(keys, speaker_keys)[1])
+    if len(facts.speakers) == 1 and not facts.speakers[0].url:
+        url = text_value(first(keys, SPEAKER_URL_KEYS)[1])
+        facts.speakers[0].url = url if url and _is_link(url) else None
     facts.affiliation = affiliation_text(first(keys, AFFILIATION_KEYS)[1])
     facts.when = front_when(keys, warnings)
     location = first(keys, LOCATION_KEYS)[1]

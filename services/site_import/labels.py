@@ -49,6 +49,17 @@ LABELS: dict[str, str] = {
     "date / time": "when",
     "datetime": "when",
     "time and date": "when",
+    "time and place": "when+location",
+    "time & place": "when+location",
+    "time and location": "when+location",
+    "time & location": "when+location",
+    "date and place": "when+location",
+    "date and location": "when+location",
+    "date, time and place": "when+location",
+    "date, time and location": "when+location",
+    "date, time & location": "when+location",
+    "when and where": "when+location",
+    "when & where": "when+location",
     "time": "time",
     "hour": "time",
     "hours": "time",
@@ -107,6 +118,11 @@ _FENCE_RE = re.compile(r"^[ \t]*(```|~~~)")
 _TABLE_SEPARATOR_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _CELL_SPLIT_RE = re.compile(r"(?<!\\)\|")
 _BREAK_TAG_RE = re.compile(r"<br\s*/?>", re.I)
+_DATED_RE = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|"
+    r"jul|aug|sep|oct|nov|dec)|\d{4}-\d{2}-\d{2}|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b",
+    re.I,
+)
 
 
 @dataclass
@@ -127,6 +143,22 @@ def label_kind(label: str) -> str | None:
     return LABELS.get(fold(plain_text(label)).rstrip(" :"))
 
 
+def schedule_rows(body: str) -> int:
+    """How many rows of the body's largest table give a date: a page listing several talks
+    (a schedule) rather than one."""
+    lines = body.split("\n")
+    best = 0
+    for index in range(len(lines) - 1):
+        if "|" in lines[index] and _TABLE_SEPARATOR_RE.match(lines[index + 1]):
+            rows = 0
+            for line in lines[index + 2 :]:
+                if "|" not in line or not line.strip():
+                    break
+                rows += bool(_DATED_RE.search(line))
+            best = max(best, rows)
+    return best
+
+
 def take_labels(body: str) -> tuple[Labels, str]:
     """The labelled facts of the body, and the body without their lines."""
     labels = Labels()
@@ -141,7 +173,8 @@ def take_labels(body: str) -> tuple[Labels, str]:
             continue
         match = _LABEL_LINE_RE.match(line)
         if match and match["value"].strip():
-            labels.add(LABELS[fold(match["label"])], match["value"])
+            for kind in LABELS[fold(match["label"])].split("+"):
+                labels.add(kind, match["value"])
             continue
         text = _TEXT_LABEL_RE.match(line)
         if text and not line.lstrip().startswith(("**", "__")):

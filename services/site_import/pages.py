@@ -30,13 +30,15 @@ from services.site_import.files import (
 )
 from services.site_import.front_fields import (
     ABSTRACT_KEYS,
+    AUTHOR_KEYS,
     SPEAKER_KEYS,
     FrontFacts,
+    first,
     front_facts,
     normalise_keys,
 )
 from services.site_import.front_matter import split_front_matter
-from services.site_import.labels import Labels, take_labels
+from services.site_import.labels import Labels, schedule_rows, take_labels
 from services.site_import.limits import (
     NotATalk,
     normalise_newlines,
@@ -54,10 +56,18 @@ from services.site_import.liquid import (
 from services.site_import.names import is_tbd
 from services.site_import.parts import build_parts
 from services.site_import.places import known_room, platform_of, read_place
-from services.site_import.speakers import speakers_from_text
+from services.site_import.speakers import is_affiliation, looks_like_person, parse_speakers, speakers_from_text
 from services.site_import.talk_info import SPEAKERS, TITLE, PostInfo, SpeakerInfo, Warnings
 from services.site_import.text import MD_LINK_RE, URL_RE, fold, plain_text, split_paragraphs, squash_spaces, tidy
-from services.site_import.titles import boilerplate_speakers, is_boilerplate, quoted_title, without_speaker_names
+from services.site_import.titles import (
+    boilerplate_speakers,
+    is_boilerplate,
+    is_generic,
+    names_only,
+    quoted_title,
+    speakers_in_title,
+    without_speaker_names,
+)
 from services.site_import.when import read_start
 
 MAX_ROOM_CHARS = 120  # Room.name
@@ -90,10 +100,14 @@ def read_page(
         raise NotATalk("no front matter")
     keys = normalise_keys(front.data)
     _require_a_talk_page(keys, where, dialect)
+    if schedule_rows(front.body) >= 3:
+        raise NotATalk("a page listing several talks (a schedule), not one talk; schedules go through --schedule")
 
     warnings = Warnings()
     speaker_keys = SPEAKER_KEYS + (("authors",) if dialect == WOWCHEMY_EVENT else ())
     facts = front_facts(keys, warnings, speaker_keys=speaker_keys, abstract_keys=ABSTRACT_KEYS)
+    if dialect != WOWCHEMY_EVENT:
+        facts.authors = [s for s in parse_speakers(first(keys, AUTHOR_KEYS)[1]) if looks_like_person(s.name)]
     if dialect == WOWCHEMY_EVENT and not _explicit_speakers(keys):
         facts.speakers, guessed = wowchemy.authors_as_speakers(keys, ctx.site.profiles)
         for slug in guessed:
@@ -259,7 +273,7 @@ def _speakers_and_title(
     unless it names only the speakers; then the talk's own title from a key, a "Title:"
     label or the prose ('a talk titled "..."'); without one, the boilerplate stays, flagged.
     """
-    title = facts.title or (squash_spaces(plain_text(labels.get("title") or "")) or None)
+    title = _unquoted(facts.title or _plain(labels.get("title")))
     speakers = list(facts.speakers)
     if not speakers and labels.get("speaker"):
         speakers = speakers_from_text(labels.get("speaker") or "")
@@ -269,28 +283,55 @@ def _speakers_and_title(
     if not speakers and title:
         speakers = boilerplate_speakers(title) or []
         from_title = bool(speakers)
+    if not speakers and title and (named := speakers_in_title(title)):
+        speakers, title = named
+        warnings.about(SPEAKERS, f"the speakers are read from the title {facts.title!r}; check them")
+    if not speakers and facts.authors:
+        speakers = facts.authors
+        names = ", ".join(s.name for s in speakers)
+        warnings.about(SPEAKERS, f"the page names no speaker but its author ({names}); taken as the speaker")
     _give_affiliation(speakers, facts.affiliation or _plain(labels.get("affiliation")))
     _give_urls(speakers, content.intro)
+    _affiliations_in_prose(speakers, content.intro)
     if title is None:
         return speakers, None
-    if is_boilerplate(title, speakers) or from_title:
+    if is_boilerplate(title, speakers) or from_title or is_generic(title):
         own = (
-            facts.talk_title
-            or _plain(labels.get("title"))
+            _unquoted(facts.talk_title)
+            or _unquoted(_plain(labels.get("title")))
             or quoted_title(content.intro)
             or _bold_title(content.intro, speakers)
+            or _heading_title(content, speakers)
         )
-        if own and not is_boilerplate(own, speakers):
+        if own and not is_boilerplate(own, speakers) and not is_generic(own):
             return speakers, own
+        what = "the kind of event" if is_generic(title) else "the speaker"
         warnings.about(
             TITLE,
-            f"the title {title!r} names the speaker, not the talk, and the page gives no other title; "
+            f"the title {title!r} names {what}, not the talk, and the page gives no other title; "
             "an organizer should set it",
         )
         return speakers, title
     if not speakers:
         warnings.about(SPEAKERS, "the page names no speaker; imported as a session without one")
     return speakers, without_speaker_names(title, speakers)
+
+
+def _unquoted(title: str | None) -> str | None:
+    """A title without the quotes wrapped around all of it ("“Counting Sheep”")."""
+    if title and len(title) > 2 and title[0] in "\"“'‘«" and title[-1] in "\"”'’»":
+        return title[1:-1].strip() or title
+    return title
+
+
+def _heading_title(content: Content, speakers: list[SpeakerInfo]) -> str | None:
+    """The body's first heading, when it is neither a known section nor a speaker's name."""
+    if not content.sections or content.grouped:
+        return None
+    heading = content.sections[0].heading
+    if len(heading.split()) < 2 or names_only(heading, speakers):
+        return None
+    return heading
 
 
 def _plain(text: str | None) -> str | None:
@@ -332,6 +373,18 @@ def _give_urls(speakers: list[SpeakerInfo], intro: str) -> None:
     links = {fold(plain_text(m["text"])): m["url"] for m in MD_LINK_RE.finditer(intro) if m["url"]}
     for speaker in speakers:
         speaker.url = speaker.url or links.get(fold(speaker.name))
+
+
+def _affiliations_in_prose(speakers: list[SpeakerInfo], intro: str) -> None:
+    """ "Jane Doe (Lakeside University) will speak on ...": an affiliation in parentheses
+    right after a speaker's name in the prose, for a speaker who has none."""
+    plain = squash_spaces(plain_text(intro))
+    for speaker in speakers:
+        if speaker.affiliation:
+            continue
+        match = re.search(rf"(?<!\w){re.escape(speaker.name)}\s*\((?P<aff>[^()]{{2,120}})\)", plain)
+        if match and is_affiliation(match["aff"]):
+            speaker.affiliation = match["aff"].strip()
 
 
 def _bold_title(intro: str, speakers: list[SpeakerInfo]) -> str | None:

@@ -61,6 +61,8 @@ _PARTICLES = {
     "du", "bin", "ibn", "al", "el", "y", "zu", "af", "st.", "mac",
 }  # fmt: skip
 _SEPARATOR_RE = re.compile(r"\s*(?:;|,\s*and\s+|,\s*&\s*|,|&|\+|\band\b|\s/\s)\s*", re.I)
+_LINE_BREAK_RE = re.compile(r"\n|<br\s*/?>", re.I)
+_NAME_THEN_PLACE_RE = re.compile(r"^(?P<name>.+?)\s+(?:[-–—|@]|from|at)\s+(?P<aff>.+)$", re.I)
 _WITH_RE = re.compile(r"\b(?:led|hosted|moderated|chaired|run|given|presented)\s+by\s+(?P<who>.+)$", re.I)
 _SESSION_WITH_RE = re.compile(r"^[^:]*?\b(?:with|featuring|feat\.)\s+(?P<who>.+)$", re.I)
 
@@ -105,8 +107,12 @@ def affiliation_text(value: Any) -> str | None:
 
 
 def speakers_from_text(text: str) -> list[SpeakerInfo]:
-    """Speakers from one line: names joined by commas, "and", "&" or ";", each perhaps with
-    an affiliation in parentheses or after a comma, perhaps linked ([Jane Doe](https://...))."""
+    """Speakers from a line: names joined by commas, "and", "&" or ";", each perhaps with an
+    affiliation in parentheses, after a comma or a dash, perhaps linked ([Jane Doe](https://...)).
+    Several lines (a YAML block, "<br>") are one speaker or list each."""
+    lines = [line for line in _LINE_BREAK_RE.split(text) if line.strip()]
+    if len(lines) > 1:
+        return [speaker for line in lines for speaker in speakers_from_text(line)]
     urls = {fold(strip_honorifics(plain_text(m["text"]))): m["url"] for m in MD_LINK_RE.finditer(text) if m["url"]}
     line = squash_spaces(plain_text(text)).strip(" .;:")
     if not line or is_tbd(line):
@@ -126,7 +132,7 @@ def speakers_from_text(text: str) -> list[SpeakerInfo]:
         if role_only and people:
             continue  # "Jane Doe, Associate Professor, ...": the role is neither a person nor a place
         text_piece = _without_role(text_piece)
-        if people and (_is_affiliation(text_piece, singles) or (not singles and not looks_like_person(text_piece))):
+        if people and (is_affiliation(text_piece, singles) or (not singles and not looks_like_person(text_piece))):
             people[-1][1].append(text_piece)
             people[-1][2].append(joiner)
             continue
@@ -165,6 +171,10 @@ def _piece(text: str, joiner: str) -> tuple[str, str | None, str]:
     match = re.match(r"^(?P<name>[^()\[\]]*?)\s*[(\[](?P<paren>[^()\[\]]+)[)\]]\s*$", text)
     if match and match["name"]:
         return match["name"].strip(" ,"), squash_spaces(match["paren"]).strip(" ,") or None, joiner
+    # "Jane Doe - Lakeside University", "Jane Doe | MIT", "Jane Doe from MIT", "Jane Doe @ MIT"
+    match = _NAME_THEN_PLACE_RE.match(text)
+    if match and looks_like_person(strip_honorifics(match["name"])) and is_affiliation(match["aff"]):
+        return match["name"], match["aff"], joiner
     return text, None, joiner
 
 
@@ -175,7 +185,7 @@ def _without_role(text: str) -> str:
     return text
 
 
-def _is_affiliation(text: str, among_single_names: bool = False) -> bool:
+def is_affiliation(text: str, among_single_names: bool = False) -> bool:
     """An institution: a telling word, an acronym, a number, or one word after a full name
     (unless everyone is named by one word: "Ana, Ben & Chloé")."""
     single = len(text.split()) == 1 and not among_single_names

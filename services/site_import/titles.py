@@ -50,6 +50,20 @@ def boilerplate_speakers(title: str) -> list[SpeakerInfo] | None:
     return named
 
 
+_GENERIC_RE = re.compile(
+    r"^(?:[A-Z][\w'.&-]*\s+){0,4}?(?i:seminar|talk|colloquium|lecture|keynote|webinar|session|meeting|"
+    r"presentation|reading group|journal club|series|event)s?"
+    r"(?i:\s*(?:#|no\.?|n°|week|session|part|number)?\s*\d+)?(?:\s*[:,–—-]?\s*"
+    r"(?:[A-Z]\w+\.?\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?|\d{4}-\d{2}-\d{2}))?$"
+)
+
+
+def is_generic(title: str) -> bool:
+    """ "Lecture Series #12", "Weekly Seminar", "Talk, March 5": the kind of event and perhaps
+    its number or date, nothing about the talk."""
+    return bool(_GENERIC_RE.match(squash_spaces(plain_text(title))))
+
+
 def is_boilerplate(title: str, speakers: list[SpeakerInfo]) -> bool:
     """ "Seminar: Jane Doe", "Talk by Jane Doe", or just "Jane Doe": a title that names only
     the speakers, not what the talk is about."""
@@ -93,3 +107,28 @@ def quoted_title(text: str) -> str | None:
 def _person_like(name: str) -> bool:
     words = name.split()
     return 1 <= len(words) <= 6 and all(w[0].isupper() or (w.islower() and len(w) <= 3) for w in words)
+
+
+_TITLE_SPLIT_RE = re.compile(r"\s*[:|–—]\s+|\s+-\s+")
+
+
+def speakers_in_title(title: str) -> tuple[list[SpeakerInfo], str] | None:
+    """ "Jane Doe (Lakeside U): Counting Sheep", "Counting Sheep - Jane Doe", "Counting Sheep
+    (Jane Doe, MIT)", "Counting Sheep by Jane Doe": the speakers a title names and the title
+    without them, when nothing else on the page names the speakers (a doubtful reading)."""
+    text = squash_spaces(plain_text(title))
+    candidates: list[tuple[str, str]] = []
+    separators = list(_TITLE_SPLIT_RE.finditer(text))
+    if separators:
+        first, last = separators[0], separators[-1]
+        candidates.append((text[: first.start()], text[first.end() :]))
+        candidates.append((text[last.end() :], text[: last.start()]))
+    for pattern in (_TRAILING_BY_RE, _TRAILING_PAREN_RE):
+        if match := pattern.match(text):
+            candidates.append((match["who"], match["title"]))
+    for who, rest in candidates:
+        rest = rest.strip(" ,")
+        named = speakers_from_text(who)
+        if named and len(rest.split()) >= 2 and all(_person_like(s.name) and len(s.name.split()) >= 2 for s in named):
+            return named, rest
+    return None

@@ -30,7 +30,7 @@ _YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
 _DATE_PATTERNS = (
     re.compile(rf"(?<!\w){_MONTH}\s+{_DAY}(?!\w){_YEAR}", re.I),
     re.compile(rf"(?<!\w){_DAY}\s+(?:of\s+)?{_MONTH}(?!\w){_YEAR}", re.I),
-    re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})(?!\d)"),
+    re.compile(r"(?<!\d)(?P<year>\d{4})(?P<isep>[-/.])(?P<month>\d{1,2})(?P=isep)(?P<day>\d{1,2})(?!\d)"),
     # "05/03/2029", "5.3.2029": day and month told apart below.
     re.compile(r"(?<![\d/.])(?P<first>\d{1,2})(?P<sep>[./])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{4})(?![\d/.])"),
 )
