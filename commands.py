@@ -15,6 +15,7 @@ from extensions import db
 from models import Series
 from services import demo, locks, organizers, talks
 from services.importer import Importer, ImportSettings, reports_failed
+from services.site_import.detect import HINTS
 
 
 def the_series() -> Series:
@@ -29,21 +30,35 @@ def the_series() -> Series:
 @click.option("--site-url", help="The old site's address, to resolve site-relative images and links.")
 @click.option("--dry-run", is_flag=True, help="Read and report, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per talk on standard output.")
+@click.option(
+    "--format",
+    "format_hint",
+    type=click.Choice(HINTS),
+    default="auto",
+    show_default=True,
+    help="The site's generator, when the files leave it open (they usually tell it themselves).",
+)
 @with_appcontext
-def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, dry_run: bool, as_json: bool) -> None:
-    """Import Jekyll talk posts (files or folders, recursively), or schedule pages with --schedule.
+def import_talks(
+    paths: tuple[str, ...], schedule: bool, site_url: str | None, dry_run: bool, as_json: bool, format_hint: str
+) -> None:
+    """Import talk pages (files or folders, recursively), or schedule pages with --schedule.
 
-    Each file is reported on standard error: imported, updated, unchanged, skipped or failed.
-    The exit status is 1 when any file failed.
+    Reads Jekyll posts and collections, Hugo pages and bundles (YAML or TOML front matter) and
+    Wowchemy events, each told from the file itself. Each file is reported on standard error:
+    imported, updated, unchanged, skipped or failed. The exit status is 1 when any file failed.
     """
     if not dry_run:
         locks.begin_write(db.session)  # sign-ups may be coming in: take the write lock up front
-    importer = Importer(db.session, the_series(), ImportSettings(site_url=site_url))
+    settings = ImportSettings(site_url=site_url, format_hint=None if format_hint == "auto" else format_hint)
+    importer = Importer(db.session, the_series(), settings)
     reports = importer.import_schedules(paths) if schedule else importer.import_posts(paths)
     if dry_run:
         db.session.rollback()
     else:
         jobs.commit_and_dispatch()  # emails owed to attendees of moved talks go to the queue
+    for note in importer.notes:
+        click.echo(f"note: {note}", err=True)
     for report in reports:
         click.echo(report.line(), err=True)
         for warning in report.warnings:

@@ -293,28 +293,40 @@ def _speakers_and_title(
     _give_affiliation(speakers, facts.affiliation or _plain(labels.get("affiliation")))
     _give_urls(speakers, content.intro)
     _affiliations_in_prose(speakers, content.intro)
-    if title is None:
-        return speakers, None
-    if is_boilerplate(title, speakers) or from_title or is_generic(title):
-        own = (
-            _unquoted(facts.talk_title)
-            or _unquoted(_plain(labels.get("title")))
-            or quoted_title(content.intro)
-            or _bold_title(content.intro, speakers)
-            or _heading_title(content, speakers)
-        )
-        if own and not is_boilerplate(own, speakers) and not is_generic(own):
-            return speakers, own
-        what = "the kind of event" if is_generic(title) else "the speaker"
-        warnings.about(
-            TITLE,
-            f"the title {title!r} names {what}, not the talk, and the page gives no other title; "
-            "an organizer should set it",
-        )
-        return speakers, title
     if not speakers:
         warnings.about(SPEAKERS, "the page names no speaker; imported as a session without one")
-    return speakers, without_speaker_names(title, speakers)
+    if title is None:
+        return speakers, None
+    return speakers, _talk_title(title, speakers, from_title, facts, labels, content, warnings)
+
+
+def _talk_title(
+    title: str,
+    speakers: list[SpeakerInfo],
+    from_title: bool,
+    facts: FrontFacts,
+    labels: Labels,
+    content: Content,
+    warnings: Warnings,
+) -> str:
+    if not (is_boilerplate(title, speakers) or from_title or is_generic(title)):
+        return without_speaker_names(title, speakers)
+    own = (
+        _unquoted(facts.talk_title)
+        or _unquoted(_plain(labels.get("title")))
+        or quoted_title(content.intro)
+        or _bold_title(content.intro, speakers)
+        or _heading_title(content, speakers)
+    )
+    if own and not is_boilerplate(own, speakers) and not is_generic(own):
+        return own
+    what = "the kind of event" if is_generic(title) else "the speaker"
+    warnings.about(
+        TITLE,
+        f"the title {title!r} names {what}, not the talk, and the page gives no other title; "
+        "an organizer should set it",
+    )
+    return title
 
 
 def _unquoted(title: str | None) -> str | None:
