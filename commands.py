@@ -1,10 +1,11 @@
-"""Command-line tools: `flask --app app import-talks`, `flask --app app seed-demo`."""
+"""Command-line tools: `flask --app app import-talks`, `export-talks`, `seed-demo`, `organizers`."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -13,7 +14,7 @@ from flask.cli import with_appcontext
 import jobs
 from extensions import db
 from models import Series
-from services import demo, locks, organizers, talks
+from services import demo, locks, organizers, site_export, talks
 from services.importer import Importer, ImportSettings, reports_failed
 from services.site_import.detect import HINTS
 
@@ -88,6 +89,32 @@ def import_talks(
         sys.exit(1)
 
 
+@click.command("export-talks")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format", "format_name", type=click.Choice(["jekyll"]), default="jekyll", show_default=True, help="Site format."
+)
+@click.option("--category", default="Reading-Group", show_default=True, help="The posts' category on the site.")
+@click.option("--tag", help="The posts' tag (default: the series' name).")
+@with_appcontext
+def export_talks(folder: Path, format_name: str, category: str, tag: str | None) -> None:
+    """Write every talk to FOLDER as a Jekyll site: _posts/YYYY-MM-DD-slug.md, one per talk, in the
+    shape the importer reads, and the schedule of each semester in the group's table format.
+
+    Files of the same name in FOLDER are replaced; nothing else there is touched.
+    """
+    series = the_series()
+    report = site_export.export_jekyll(
+        db.session, series, folder, site_export.ExportOptions(category=category, tag=tag or series.name)
+    )
+    db.session.rollback()
+    for path in report.posts + report.pages:
+        click.echo(f"wrote     {path}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{len(report.posts)} posts and {len(report.pages)} schedule pages in {folder}.", err=True)
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
@@ -142,5 +169,6 @@ def list_organizers() -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(import_talks)
+    app.cli.add_command(export_talks)
     app.cli.add_command(seed_demo)
     app.cli.add_command(organizers_group)

@@ -276,7 +276,8 @@ class Importer:
         before = audit.talk_snapshot(talk) if talk is not None else None
         facts = talk_changes.facts(talk) if talk is not None else None
         if talk is None:
-            talk = Talk(series=self.series, slug=self._new_slug(post.slug_hint or post.source_key), sequence=0)
+            base = slugify(post.slug_hint) if post.slug_hint else slug_from_key(post.source_key)
+            talk = Talk(series=self.series, slug=self._new_slug(base or "talk"), sequence=0)
             self.session.add(talk)
         self._fill_talk(talk, post, digest)
         # A re-imported post that moved the talk is a change like an organizer's edit.
@@ -374,8 +375,7 @@ class Importer:
             for index, section in enumerate(post.sections)
         ]
 
-    def _new_slug(self, source_key: str) -> str:
-        base = slug_from_key(source_key)
+    def _new_slug(self, base: str) -> str:
         slug, n = base, 1
         while slug in self._claimed_slugs or self.session.scalars(select(Talk.id).where(Talk.slug == slug)).first():
             n += 1

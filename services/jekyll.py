@@ -179,6 +179,7 @@ def parse_post(
         images=image_urls(body),
         warnings=warnings,
         doubts=warnings.doubts,
+        slug_hint=text_value(front.get("slug")),
     )
     require_a_talks_proportions(info)
     return info

@@ -12,11 +12,11 @@ LinkResolver = Callable[[str], str]
 
 LIQUID_OUTPUT_RE = re.compile(r"\{\{-?\s*(?P<expr>.*?)\s*-?\}\}", re.S)
 LIQUID_TAG_RE = re.compile(r"\{%-?\s*(?P<tag>\w+)\s*(?P<args>.*?)\s*-?%\}", re.S)
-_PUBLICATION_INCLUDE = "display-publication-links.html"
+PUBLICATION_INCLUDE = "display-publication-links.html"
 # Lines the Jekyll layout needs but a Lectern page shows by itself (names, venue, links).
 _NOISE_LINE_RE = re.compile(
     r"^[ \t]*[*_]*[ \t]*(?:\{\{-?\s*page\.(?:names|venue|title|author)\s*-?\}\}"
-    r"|\{%-?\s*include\s+" + re.escape(_PUBLICATION_INCLUDE) + r"[^%]*%\})[ \t]*[*_]*[ \t]*$",
+    r"|\{%-?\s*include\s+" + re.escape(PUBLICATION_INCLUDE) + r"[^%]*%\})[ \t]*[*_]*[ \t]*$",
     re.M,
 )
 _SITE_RELATIVE_RE = re.compile(
@@ -27,7 +27,7 @@ _IMAGE_RE = re.compile(
     re.I,
 )
 # (front matter key, label) in the order the Jekyll include renders them.
-_PUBLICATION_KEYS = (
+PUBLICATION_KEYS = (
     ("link", "Paper"),
     ("code", "Code"),
     ("webpage", "Page"),
@@ -66,7 +66,7 @@ def resolve_liquid(
         name, args = match["tag"], match["args"]
         if name == "link":
             return resolve_link(args.strip())
-        if name == "include" and args.split()[:1] == [_PUBLICATION_INCLUDE]:
+        if name == "include" and args.split()[:1] == [PUBLICATION_INCLUDE]:
             return ""
         warnings.append(f"unsupported Liquid tag {{% {name} %}} dropped")
         return ""
@@ -93,7 +93,7 @@ def image_urls(body: str) -> list[str]:
 
 def publication_links(front: dict[str, Any], site_url: str | None) -> list[tuple[str, str]]:
     links = []
-    for key, label in _PUBLICATION_KEYS:
+    for key, label in PUBLICATION_KEYS:
         if url := text_value(front.get(key)):
             links.append((label, resolve_site_url(url, site_url)))
     return links

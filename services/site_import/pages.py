@@ -58,7 +58,16 @@ from services.site_import.parts import build_parts
 from services.site_import.places import known_room, platform_of, read_place
 from services.site_import.speakers import is_affiliation, looks_like_person, parse_speakers, speakers_from_text
 from services.site_import.talk_info import SPEAKERS, TITLE, PostInfo, SpeakerInfo, Warnings
-from services.site_import.text import MD_LINK_RE, URL_RE, fold, plain_text, split_paragraphs, squash_spaces, tidy
+from services.site_import.text import (
+    MD_LINK_RE,
+    URL_RE,
+    fold,
+    plain_text,
+    split_paragraphs,
+    squash_spaces,
+    text_value,
+    tidy,
+)
 from services.site_import.titles import (
     boilerplate_speakers,
     is_boilerplate,
@@ -163,7 +172,7 @@ def read_page(
         warnings=warnings,
         dialect=dialect,
         doubts=warnings.doubts,
-        slug_hint=None if file_date else _slug_hint(key, when.starts_at),
+        slug_hint=text_value(keys.get("slug")) or (None if file_date else _slug_hint(key, when.starts_at)),
     )
     require_a_talks_proportions(info)
     return info

@@ -253,7 +253,9 @@ def read_when(
     starts_at = datetime.combine(day, clock.start, tzinfo=tz)
     ends_at = starts_at + timedelta(minutes=default_minutes)
     if clock.end is not None:
-        explicit_end = datetime.combine(day, clock.end, tzinfo=tz)
+        # "April 3rd-4th" with "9:30AM-4PM": the end is on the range's last day.
+        last_day = _last_day(find_month_day(date_text), day) if post_date and date_text else None
+        explicit_end = datetime.combine(last_day or day, clock.end, tzinfo=tz)
         if explicit_end > starts_at:
             ends_at = explicit_end
         else:
