@@ -37,6 +37,7 @@ from models import (
     TalkStatus,
 )
 from services import audit, jekyll, talk_changes
+from services.site_import import archive as site_archive
 from services.site_import import reading
 from services.site_import.detect import DIALECT_NAMES, SiteInfo, describe_site
 from services.site_import.pages import ReadContext
@@ -585,3 +586,34 @@ def import_upload(
     if report.talk is None or report.outcome not in {"imported", "updated"}:
         return report, None
     return report, session.scalars(select(Talk).where(Talk.slug == report.talk["slug"])).one()
+
+
+@dataclass
+class SiteImport:
+    """What importing an uploaded site did (or, in a dry run, would do)."""
+
+    reports: list[FileReport]
+    notes: list[str]
+    pages: int  # Markdown files read from the archive
+    other_files: int  # images and the rest, not read
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for report in self.reports if report.outcome == outcome)
+
+    @property
+    def talk_reports(self) -> list[FileReport]:
+        return [report for report in self.reports if report.talk is not None]
+
+
+def import_site_archive(
+    session: Session, series: Series, raw: bytes, settings: ImportSettings, *, now: datetime
+) -> SiteImport:
+    """Import the pages of a zipped site (archive.ArchiveRefused says why one is refused). The
+    caller commits, or rolls back for a dry run; the unpacked files are gone when this returns."""
+    with site_archive.unpacked(raw) as site:
+        importer = Importer(session, series, settings, now=now)
+        reports = importer.import_posts([site.root])
+        for report in reports:
+            report.source = site.relative(report.source)
+        reports += [FileReport(path, "failed", reason) for path, reason in site.too_large]
+        return SiteImport(reports, importer.notes, site.pages, site.other_files)
