@@ -3,7 +3,6 @@ the right start instant, title and speakers, and how many of the rest the report
 
     .venv/bin/python bench/import_accuracy.py tests/services/fixtures/jekyll-collection ...
     .venv/bin/python bench/import_accuracy.py --corpus ../shared/corpus/mcgill tests/services/fixtures/*/
-    make bench-import
 
 Each site folder holds `expected.yaml` (see tests/services/fixtures/*/expected.yaml): per page,
 relative to the folder, its `title`, `speakers`, `start` (an ISO instant, or null when the page

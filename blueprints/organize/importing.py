@@ -128,7 +128,8 @@ def _read(raw: bytes, meta: dict[str, Any]) -> SiteImport:
 def _view(result: SiteImport) -> dict[str, Any]:
     """The report as the page shows it: talks with their facts in the series' zone, then the rest."""
     tz = ZoneInfo(series().timezone)
-    talks = [_talk_view(report, tz) for report in result.talk_reports]
+    reports = sorted(result.talk_reports, key=lambda report: report.post.starts_at if report.post else now())
+    talks = [_talk_view(report, tz) for report in reports]
     others = [report for report in result.reports if report.talk is None]
     return {
         "talks": talks,
