@@ -7,6 +7,7 @@ compared folded (case, dashes and spaces ignored); the first key that holds a va
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -40,7 +41,9 @@ AFFILIATION_KEYS = (
     "affiliation",
     "affiliations",
     "speaker_affiliation",
+    "speaker_institution",
     "institution",
+    "institute",
     "organization",
     "organisation",
     "university",
@@ -80,6 +83,8 @@ ONLINE_KEYS = (
 ABSTRACT_KEYS = ("abstract", "talk_abstract", "description", "summary")
 BIO_KEYS = ("bio", "speaker_bio", "biography", "about_speaker", "about_the_speaker")
 SEMESTER_KEYS = ("semester", "term", "season")
+# When the page was published or changed: near the talk, for a date written without its year.
+PUBLISHED_KEYS = ("publishdate", "publish_date", "published", "lastmod", "last_modified_at", "date")
 # (keys, label) of links a talk page may give in its front matter.
 LINK_KEYS = (
     (("slides", "url_slides", "slides_url", "slide", "deck"), "Slides"),
@@ -106,7 +111,9 @@ def normalise_keys(front: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fold_key(key: Any) -> str:
-    return str(key).strip().lower().replace("-", "_").replace(" ", "_")
+    """ "Start-Date", "start date", "startDate" -> "start_date"."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(key).strip())
+    return text.lower().replace("-", "_").replace(" ", "_")
 
 
 def first(keys: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | tuple[None, None]:
@@ -136,6 +143,7 @@ class FrontFacts:
     bio: str | None = None
     semester_words: list[str] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
+    published: date | None = None  # when the page appeared, near the talk: a year for dates without one
 
 
 def front_facts(
@@ -163,7 +171,19 @@ def front_facts(
     facts.bio = _markdown(first(keys, BIO_KEYS)[1])
     facts.semester_words = [str(v) for k in (*SEMESTER_KEYS, "categories", "tags") for v in as_list(keys.get(k))]
     facts.links = front_links(keys)
+    facts.published = _published(keys)
     return facts
+
+
+def _published(keys: Mapping[str, Any]) -> date | None:
+    for key in PUBLISHED_KEYS:
+        try:
+            read = read_front_datetime(keys.get(key))
+        except PostError:
+            continue
+        if read is not None:
+            return read[0]
+    return None
 
 
 def front_when(keys: Mapping[str, Any], warnings: list[str]) -> FrontWhen | None:

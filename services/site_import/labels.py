@@ -162,7 +162,7 @@ def schedule_rows(body: str) -> int:
 def take_labels(body: str) -> tuple[Labels, str]:
     """The labelled facts of the body, and the body without their lines."""
     labels = Labels()
-    body = tables_to_labels(body)
+    body = tables_to_labels(_html_lines(body))
     kept: list[str] = []
     in_fence = False
     for line in body.split("\n"):
@@ -185,6 +185,21 @@ def take_labels(body: str) -> tuple[Labels, str]:
             continue
         kept.append(line)
     return labels, "\n".join(kept)
+
+
+_HTML_BLOCK_RE = re.compile(r"</?(?:p|div|li|ul|ol|h[1-6]|tr|table|tbody|section)\b[^>]*>|<br\s*/?>", re.I)
+_HTML_BOLD_RE = re.compile(r"</?(?:strong|b)\s*>", re.I)
+_HTML_CELL_RE = re.compile(r"</t[dh]>\s*<t[dh][^>]*>", re.I)
+
+
+def _html_lines(body: str) -> str:
+    """A body written in HTML (<p><strong>Speaker:</strong> ...</p>) as lines the label reader
+    knows; a Markdown body is left as it is."""
+    if not re.search(r"<(?:p|div|li|tr|br)\b", body, re.I):
+        return body
+    text = _HTML_CELL_RE.sub(": ", body)  # <td>Speaker</td><td>Jane</td> -> "Speaker: Jane"
+    text = _HTML_BOLD_RE.sub("**", text)
+    return _HTML_BLOCK_RE.sub("\n\n", text)
 
 
 def tables_to_labels(body: str) -> str:

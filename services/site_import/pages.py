@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -142,7 +142,8 @@ def read_page(
         raise NotATalk("placeholder post with no speaker, time or description: not a talk page")
 
     semester = _semester(facts, where)
-    when = read_start(content.logistics, facts.when, file_date, semester, ctx.tz, ctx.default_minutes, warnings)
+    reference = file_date or facts.published or _year_of_folder(where)
+    when = read_start(content.logistics, facts.when, reference, semester, ctx.tz, ctx.default_minutes, warnings)
     room, platform = _place(facts, labels, content, ctx.known_rooms, warnings)
     _give_front_text(content, facts)
     parts = build_parts(content, speakers, title, warnings)
@@ -502,3 +503,12 @@ def _slug_hint(key: str, starts_at: datetime) -> str:
     or its name alone when it starts with a year already ("2029-01-kim")."""
     stem = PurePosixPath(key).stem
     return stem if re.match(r"^\d{4}\b", stem) else f"{starts_at:%Y-%m-%d}-{stem}"
+
+
+def _year_of_folder(site_path: str) -> date | None:
+    """A folder named for a year ("talks/2029/...", "2029-spring/"): the middle of that year, as
+    the reference for dates written without one."""
+    for part in reversed(PurePosixPath(site_path.replace("\\", "/")).parts[:-1]):
+        if match := re.match(r"^(?:19|20)\d{2}(?!\d)", part):
+            return date(int(match[0]), 7, 1)
+    return None

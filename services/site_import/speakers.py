@@ -22,6 +22,8 @@ from services.site_import.text import MD_LINK_RE, as_list, fold, plain_text, squ
 NAME_KEYS = ("name", "full_name", "fullname", "display_name", "title", "speaker")
 AFFILIATION_KEYS = (
     "affiliation",
+    "speaker_affiliation",
+    "institute",
     "affiliations",
     "institution",
     "organization",
@@ -54,7 +56,8 @@ _ROLE_RE = re.compile(
     r"chair|head|dean|manager|founder|co-?founder|ceo|cto|member|intern|affiliate)s?\b",
     re.I,
 )
-_ROLE_AT_RE = re.compile(r"^.*?\b(?:at|@|with|of)\s+(?=\S)", re.I)
+# Where the place starts after a role: the last "at" ("Professor of Linguistics at MIT"), else "of".
+_ROLE_AT_RE = re.compile(r"^.*\b(?:at|@|with)\s+(?=\S)|^.*?\bof\s+(?=\S)", re.I)
 _DEGREE_RE = re.compile(r"^(?:ph\.?\s?d|m\.?d|m\.?sc|b\.?sc|jr|sr|ii|iii)\.?$", re.I)
 _PARTICLES = {
     "de", "da", "das", "do", "dos", "di", "del", "della", "van", "von", "der", "den", "ter", "la", "le",
@@ -125,13 +128,13 @@ def speakers_from_text(text: str) -> list[SpeakerInfo]:
     singles = all(len(p.split()) == 1 for p, _, _ in pieces)
     people: list[tuple[str, list[str], list[str]]] = []  # name, affiliation pieces, their joiners
     for piece, paren, joiner in pieces:
-        text_piece = strip_honorifics(piece)
+        piece = piece.strip()
+        role = _ROLE_RE.match(piece) if people else None
+        if role and not re.search(r"\b(?:at|with)\b|@", piece, re.I) and not _names_a_place(piece[role.end() :]):
+            continue  # "Jane Doe, Associate Professor, ...": the role is neither a person nor a place
+        text_piece = _without_role(piece) if role else strip_honorifics(piece)
         if not text_piece or _DEGREE_RE.match(text_piece):
             continue
-        role_only = bool(_ROLE_RE.match(text_piece)) and not _AFFILIATION_WORDS_RE.search(text_piece)
-        if role_only and people:
-            continue  # "Jane Doe, Associate Professor, ...": the role is neither a person nor a place
-        text_piece = _without_role(text_piece)
         if people and (is_affiliation(text_piece, singles) or (not singles and not looks_like_person(text_piece))):
             people[-1][1].append(text_piece)
             people[-1][2].append(joiner)
@@ -176,6 +179,11 @@ def _piece(text: str, joiner: str) -> tuple[str, str | None, str]:
     if match and looks_like_person(strip_honorifics(match["name"])) and is_affiliation(match["aff"]):
         return match["name"], match["aff"], joiner
     return text, None, joiner
+
+
+def _names_a_place(text: str) -> bool:
+    """An institution's telling word, not merely "of" ("Professor of Linguistics" names none)."""
+    return bool(_AFFILIATION_WORDS_RE.search(re.sub(r"\s(?:of|for|für)\s", " ", f" {text} ")))
 
 
 def _without_role(text: str) -> str:
