@@ -62,7 +62,7 @@ def test_a_site_is_previewed_and_imported_in_the_browser(
     page.get_by_role("button", name="Read the site").click()
     page.wait_for_selector("#preview-title")
     assert page.get_by_text("Nothing is imported yet").is_visible()
-    assert page.locator(".import-talk").count() == 11
+    assert page.locator(".import-talk").count() == 12
     assert page.locator(".import-talk-doubtful").count() == 2
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "nothing overflows sideways"
     page.screenshot(path=str(tmp_path / f"import-preview-{label}.png"), full_page=True)
@@ -71,7 +71,7 @@ def test_a_site_is_previewed_and_imported_in_the_browser(
         page.screenshot(path=f"{shots}/import-preview-{label}-top.png")
         page.locator(".import-talk-doubtful").first.screenshot(path=f"{shots}/import-preview-{label}-doubtful.png")
 
-    page.get_by_role("button", name="Import 11 talks").first.click()
+    page.get_by_role("button", name="Import 12 talks").first.click()
     page.wait_for_selector("#done-title")
     assert page.get_by_role("link", name="Counting Morae in Fast Speech").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width

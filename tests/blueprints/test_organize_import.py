@@ -64,7 +64,7 @@ def test_a_zipped_site_is_previewed_then_imported_on_confirmation(seeded: Flask,
     assert "Counting Morae in Fast Speech" in page and "Kenji Nakamura" in page and "Eastbrook University" in page
     assert "content/talks/symposium.md" in page and "time to be set" in page and "check the time" in page
     assert "a section&#39;s list page" in page, "what is skipped says why"
-    assert "Import 11 talks" in page
+    assert "Import 12 talks" in page
     assert count(seeded, Talk) == before, "a preview writes nothing"
 
     token = token_of(page)
@@ -72,13 +72,13 @@ def test_a_zipped_site_is_previewed_then_imported_on_confirmation(seeded: Flask,
     assert done.status_code == 200
     result = done.get_data(as_text=True)
     assert "Imported syntax-site.zip" in result and 'href="/talks/2029-03-15-nakamura"' in result
-    assert count(seeded, Talk) == before + 11
+    assert count(seeded, Talk) == before + 12
     with seeded.app_context():
         actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.action == "talk.imported")).all()
-    assert len(actions) == 11
+    assert len(actions) == 12
     again = ada.post(f"/organize/import/site/{token}", follow_redirects=True)
     assert "expired or was already imported" in again.get_data(as_text=True)
-    assert count(seeded, Talk) == before + 11, "a confirmation imports once"
+    assert count(seeded, Talk) == before + 12, "a confirmation imports once"
 
 
 def test_the_confirmation_imports_the_previewed_archive_and_nothing_else(
