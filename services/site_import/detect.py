@@ -44,30 +44,34 @@ _HUGO_CONFIGS = ("hugo.toml", "hugo.yaml", "hugo.yml", "hugo.json", "config.toml
 MAX_PROFILES = 500
 
 
-def dialect_of(source: str, front_format: str, keys: Mapping[str, Any], hint: str | None = None) -> str:
-    """The dialect a file is written in: from its front matter's keys and format, then its path."""
+def dialect_of(
+    source: str, front_format: str, keys: Mapping[str, Any], hint: str | None = None, generator: str | None = None
+) -> str:
+    """The dialect a file is written in: from its front matter's keys and format, then its path.
+    `hint` (the organizer's) settles it; `generator` (the site's configuration) only breaks a tie."""
     parts = PurePosixPath(source.replace("\\", "/")).parts
-    folders = parts[:-1]
-    name = parts[-1] if parts else ""
+    folders, name = parts[:-1], (parts[-1] if parts else "")
+    event_folder = any(f in ("event", "talk") for f in folders)
+    collection = any(f.startswith("_") and f not in _JEKYLL_FOLDERS for f in folders)
+    if hint == "jekyll":
+        return JEKYLL_COLLECTION if collection and "_posts" not in folders else JEKYLL_POST
+    if hint in ("hugo", "wowchemy"):
+        return WOWCHEMY_EVENT if hint == "wowchemy" or wowchemy.is_event(keys) or event_folder else HUGO
+    if wowchemy.is_event(keys):
+        return WOWCHEMY_EVENT
+    if "_posts" in folders and front_format == "yaml":
+        return JEKYLL_POST
+    if collection and front_format == "yaml":
+        return JEKYLL_COLLECTION
     hugo_like = (
         front_format in ("toml", "json")
         or "content" in folders
         or name.lower() in ("index.md", "index.markdown", "_index.md")
-        or hint in ("hugo", "wowchemy")
+        or generator == "hugo"
     )
-    if hint != "jekyll" and wowchemy.is_event(keys):
-        return WOWCHEMY_EVENT
-    if hint == "wowchemy" or (hugo_like and hint != "jekyll" and any(f in ("event", "talk") for f in folders)):
-        return WOWCHEMY_EVENT if hugo_like else HUGO
-    if hugo_like and hint != "jekyll":
-        return HUGO
-    if "_posts" in folders:
-        return JEKYLL_POST
-    if any(f.startswith("_") and f not in _JEKYLL_FOLDERS for f in folders):
-        return JEKYLL_COLLECTION
-    if hint == "jekyll" or FILE_DATE_RE.match(name):
-        return JEKYLL_POST
-    return HUGO if front_format != "yaml" else JEKYLL_POST
+    if hugo_like:
+        return WOWCHEMY_EVENT if event_folder else HUGO
+    return JEKYLL_POST if front_format == "yaml" or FILE_DATE_RE.match(name) else HUGO
 
 
 def is_dated(name: str) -> bool:
@@ -101,7 +105,7 @@ def describe_site(path: Path) -> SiteInfo:
     configuration, and the author profiles of a Hugo site (content/authors/<slug>/_index.md)."""
     start = path if path.is_dir() else path.parent
     info = SiteInfo()
-    for folder in [start, *start.parents][:6]:
+    for folder in [start, *start.parents][:4]:
         generator, timezone = _config_at(folder)
         if generator:
             info.root, info.generator, info.timezone = folder, generator, timezone
@@ -125,11 +129,12 @@ def _config_at(folder: Path) -> tuple[str | None, str | None]:
         return "jekyll", text_value(data.get("timezone")) if isinstance(data, dict) else None
     for name in _HUGO_CONFIGS:
         config = folder / name
-        if config.is_file():
+        # "config.yaml" is a common name: it is Hugo's only beside a content folder.
+        if config.is_file() and (name.startswith("hugo.") or (folder / "content").is_dir()):
             data = _small_toml(config) if name.endswith(".toml") else _small_yaml(config)
             zone = data.get("timeZone") or data.get("timezone") if isinstance(data, dict) else None
             return "hugo", text_value(zone)
-    if (folder / "config" / "_default").is_dir():
+    if (folder / "config" / "_default").is_dir() and (folder / "content").is_dir():
         return "hugo", None
     return None, None
 

@@ -210,8 +210,7 @@ def _require_a_talk_page(keys: Mapping[str, Any], source: str, dialect: str) -> 
     for key, reason in _NOT_TALK_KEYS.items():
         if reason and key in keys and keys.get(key) not in (None, "", []):
             raise NotATalk(reason)
-    if dialect in (HUGO, WOWCHEMY_EVENT):
-        hugo.require_a_page(source, keys)
+    hugo.require_a_page(source, keys)  # section lists and drafts are no talks, whichever generator
     if keys.get("published") is False:
         raise NotATalk("not published (published: false)")
     if dialect == JEKYLL_POST and ("archive" in {fold(c) for c in _words(keys.get("categories"))}):
@@ -248,10 +247,11 @@ def _words(value: Any) -> list[str]:
 def _clean_body(
     body: str, front: Mapping[str, Any], dialect: str, ctx: ReadContext, warnings: Warnings
 ) -> tuple[str, list[tuple[str, str]]]:
-    body = resolve_site_urls(body, ctx.site_url)
+    body, links = hugo.clean_body(resolve_site_urls(body, ctx.site_url))
     if dialect in (HUGO, WOWCHEMY_EVENT):
-        return hugo.clean_body(body)
-    return resolve_liquid(drop_jekyll_noise(body), dict(front), ctx.site_url, ctx.resolve_link, warnings), []
+        return body, links
+    # Hugo's shortcodes go first: "{{< youtube ... >}}" would otherwise read as Liquid.
+    return resolve_liquid(drop_jekyll_noise(body), dict(front), ctx.site_url, ctx.resolve_link, warnings), links
 
 
 def _give_front_text(content: Content, facts: FrontFacts) -> None:

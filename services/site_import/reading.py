@@ -28,9 +28,8 @@ def read_post(text: str, *, source: str, site_path: str, key: str, hint: str | N
     require_markdown(PurePosixPath(site_path).name)
     require_plain_text(text)
     front = split_front_matter(normalise_newlines(text))
-    # Without a hint, the site's own generator (its _config.yml or hugo.toml) settles what the file leaves open.
-    hint = hint if hint and hint != "auto" else ctx.site.generator
-    dialect = dialect_of(site_path, front.format, normalise_keys(front.data), hint)
+    hint = hint if hint and hint != "auto" else None
+    dialect = dialect_of(site_path, front.format, normalise_keys(front.data), hint, ctx.site.generator)
     if dialect == JEKYLL_POST and front.format == "yaml":
         post = jekyll.parse_post(
             text,

@@ -132,14 +132,14 @@ def test_a_zone_with_the_same_clock_is_not_noted(app: Flask) -> None:
 
 
 def test_the_format_hint_settles_what_the_file_leaves_open(runner: FlaskCliRunner, tmp_path: Path) -> None:
-    # A Hugo draft copied out of its site: nothing in its path says Hugo.
-    page = tmp_path / "drafts" / "unfinished.md"
+    # A Wowchemy event whose front matter has none of the theme's own keys, out of its site.
+    page = tmp_path / "pages" / "clicks.md"
     page.parent.mkdir()
-    page.write_text((FIXTURES / "hugo-yaml/content/seminars/unfinished.md").read_text())
-    auto = runner.invoke(args=["import-talks", "--dry-run", str(page)])
-    hinted = runner.invoke(args=["import-talks", "--dry-run", "--format", "hugo", str(page)])
-    assert "imported  " in auto.stderr
-    assert "skipped   " in hinted.stderr and "draft" in hinted.stderr
+    page.write_text("---\ntitle: Clicks\nauthors: [tomas-varga]\ndate: 2029-05-31T15:00:00-04:00\n---\n\nText.\n")
+    auto = runner.invoke(args=["import-talks", "--dry-run", "--json", str(page)])
+    hinted = runner.invoke(args=["import-talks", "--dry-run", "--json", "--format", "wowchemy", str(page)])
+    assert json.loads(auto.stdout)[0]["speakers"] == []
+    assert json.loads(hinted.stdout)[0]["speakers"] == ["Tomas Varga"]
 
 
 def test_pointing_at_a_content_folder_still_knows_the_site(app: Flask) -> None:
