@@ -15,7 +15,7 @@ from services.site_import.detect import JEKYLL_POST, dialect_of
 from services.site_import.files import FILE_DATE_RE, require_markdown, source_key_of
 from services.site_import.front_fields import normalise_keys
 from services.site_import.front_matter import split_front_matter
-from services.site_import.limits import normalise_newlines, require_plain_text
+from services.site_import.limits import NotATalk, normalise_newlines, require_plain_text
 from services.site_import.pages import ReadContext, read_page
 from services.site_import.talk_info import PostInfo
 
@@ -30,6 +30,11 @@ def read_post(text: str, *, source: str, site_path: str, key: str, hint: str | N
     front = split_front_matter(normalise_newlines(text))
     hint = hint if hint and hint != "auto" else None
     dialect = dialect_of(site_path, front.format, normalise_keys(front.data), hint, ctx.site.generator)
+    path = PurePosixPath(site_path)
+    loose = "_posts" not in path.parts and not FILE_DATE_RE.match(path.name)
+    if dialect == JEKYLL_POST and ctx.site.generator == "jekyll" and loose and hint is None:
+        # Jekyll itself makes a page of a file outside _posts and the collections.
+        raise NotATalk("a page of the site (outside _posts and the collections), not a talk")
     if dialect == JEKYLL_POST and front.format == "yaml":
         post = jekyll.parse_post(
             text,
