@@ -1,10 +1,11 @@
-"""Command-line tools: `flask --app app import-talks`, `flask --app app seed-demo`."""
+"""Command-line tools: `flask --app app import-talks`, `export-talks`, `seed-demo`, `organizers`."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -13,8 +14,9 @@ from flask.cli import with_appcontext
 import jobs
 from extensions import db
 from models import Series
-from services import demo, locks, organizers, talks
+from services import demo, locks, organizers, site_export, talks
 from services.importer import Importer, ImportSettings, reports_failed
+from services.site_import.detect import HINTS
 
 
 def the_series() -> Series:
@@ -29,21 +31,35 @@ def the_series() -> Series:
 @click.option("--site-url", help="The old site's address, to resolve site-relative images and links.")
 @click.option("--dry-run", is_flag=True, help="Read and report, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per talk on standard output.")
+@click.option(
+    "--format",
+    "format_hint",
+    type=click.Choice(HINTS),
+    default="auto",
+    show_default=True,
+    help="The site's generator, when the files leave it open (they usually tell it themselves).",
+)
 @with_appcontext
-def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, dry_run: bool, as_json: bool) -> None:
-    """Import Jekyll talk posts (files or folders, recursively), or schedule pages with --schedule.
+def import_talks(
+    paths: tuple[str, ...], schedule: bool, site_url: str | None, dry_run: bool, as_json: bool, format_hint: str
+) -> None:
+    """Import talk pages (files or folders, recursively), or schedule pages with --schedule.
 
-    Each file is reported on standard error: imported, updated, unchanged, skipped or failed.
-    The exit status is 1 when any file failed.
+    Reads Jekyll posts and collections, Hugo pages and bundles (YAML or TOML front matter) and
+    Wowchemy events, each told from the file itself. Each file is reported on standard error:
+    imported, updated, unchanged, skipped or failed. The exit status is 1 when any file failed.
     """
     if not dry_run:
         locks.begin_write(db.session)  # sign-ups may be coming in: take the write lock up front
-    importer = Importer(db.session, the_series(), ImportSettings(site_url=site_url))
+    settings = ImportSettings(site_url=site_url, format_hint=None if format_hint == "auto" else format_hint)
+    importer = Importer(db.session, the_series(), settings)
     reports = importer.import_schedules(paths) if schedule else importer.import_posts(paths)
     if dry_run:
         db.session.rollback()
     else:
         jobs.commit_and_dispatch()  # emails owed to attendees of moved talks go to the queue
+    for note in importer.notes:
+        click.echo(f"note: {note}", err=True)
     for report in reports:
         click.echo(report.line(), err=True)
         for warning in report.warnings:
@@ -71,6 +87,32 @@ def import_talks(paths: tuple[str, ...], schedule: bool, site_url: str | None, d
         sys.stdout.write("\n")
     if reports_failed(reports):
         sys.exit(1)
+
+
+@click.command("export-talks")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format", "format_name", type=click.Choice(["jekyll"]), default="jekyll", show_default=True, help="Site format."
+)
+@click.option("--category", default="Reading-Group", show_default=True, help="The posts' category on the site.")
+@click.option("--tag", help="The posts' tag (default: the series' name).")
+@with_appcontext
+def export_talks(folder: Path, format_name: str, category: str, tag: str | None) -> None:
+    """Write every talk to FOLDER as a Jekyll site: _posts/YYYY-MM-DD-slug.md, one per talk, in the
+    shape the importer reads, and the schedule of each semester in the group's table format.
+
+    Files of the same name in FOLDER are replaced; nothing else there is touched.
+    """
+    series = the_series()
+    report = site_export.export_jekyll(
+        db.session, series, folder, site_export.ExportOptions(category=category, tag=tag or series.name)
+    )
+    db.session.rollback()
+    for path in report.posts + report.pages:
+        click.echo(f"wrote     {path}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{len(report.posts)} posts and {len(report.pages)} schedule pages in {folder}.", err=True)
 
 
 @click.command("seed-demo")
@@ -127,5 +169,6 @@ def list_organizers() -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(import_talks)
+    app.cli.add_command(export_talks)
     app.cli.add_command(seed_demo)
     app.cli.add_command(organizers_group)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -124,6 +124,30 @@ class ImportForm(LecternForm):
     post = FileField("Jekyll post (.md)", validators=[FileRequired(message="Choose a post file to import.")])
     site_url = URLField("Old site's address (to resolve /assets/… images)", validators=OPTIONAL_URL)
     submit = SubmitField("Import")
+
+
+class SiteImportForm(LecternForm):
+    archive = FileField(
+        "The site's pages, as a .zip",
+        description="Zip the folder that holds the talk pages (_posts, _talks, content/…) or the whole site; "
+        "images are not needed.",
+        validators=[
+            FileRequired(message="Choose a .zip of the site's pages."),
+            FileAllowed(["zip"], "Choose a .zip file."),
+        ],
+    )
+    old_site = URLField("Old site's address (to resolve /assets/… images)", validators=OPTIONAL_URL)
+    format = SelectField(
+        "Written with",
+        choices=[
+            SelectChoice("auto", "Tell from the files"),
+            SelectChoice("jekyll", "Jekyll"),
+            SelectChoice("hugo", "Hugo"),
+            SelectChoice("wowchemy", "Hugo Academic / Wowchemy"),
+        ],
+        default="auto",
+    )
+    submit = SubmitField("Read the site")
 
 
 class SeriesForm(LecternForm):

@@ -1,18 +1,22 @@
-"""Bringing the group's Jekyll posts and schedule pages into Lectern.
+"""Bringing a group's talk pages (Jekyll posts and collections, Hugo pages, Wowchemy events) and
+the group's schedule pages into Lectern.
 
-Each file is applied in a savepoint of its own: a broken file is reported and rolled back
-without touching the others, and no talk is ever left half-written.
+Reading is `services/site_import/` (which format, and what the file says); this module decides
+what that means for the talks already here. Each file is applied in a savepoint of its own: a
+broken file is reported and rolled back without touching the others, and no talk is ever left
+half-written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +37,10 @@ from models import (
     TalkStatus,
 )
 from services import audit, jekyll, talk_changes
+from services.site_import import archive as site_archive
+from services.site_import import reading
+from services.site_import.detect import DIALECT_NAMES, SiteInfo, describe_site
+from services.site_import.pages import ReadContext
 from services.talk_changes import TalkCause
 from services.talk_editing import slugify
 
@@ -45,8 +53,25 @@ SKIPPED_FOLDERS = {
     "_includes": "a template fragment, not a talk post",
     "_layouts": "a template, not a talk post",
     "_site": "the generated site, not a source post",
+    "_drafts": "a draft, not published; name the file to import it",
+    "_data": "site data, not a talk post",
+    "_sass": "style sheets, not a talk post",
     "assets": "site assets, not a talk post",
+    "node_modules": "installed packages, not a talk post",
 }
+# Folders at the top of a Hugo site that hold no content pages.
+SKIPPED_SITE_FOLDERS = {
+    "archetypes": "a template for new pages, not a talk",
+    "layouts": "a template, not a talk",
+    "themes": "a theme, not the site's content",
+    "static": "static files, not a talk",
+    "public": "the generated site, not a source page",
+    "resources": "generated files, not a talk",
+    "data": "site data, not a talk",
+    "i18n": "translations, not a talk",
+    "config": "site configuration, not a talk",
+}
+AUTHOR_PROFILES = "an author profile (read for the speakers' names and affiliations), not a talk"
 
 
 @dataclass
@@ -58,6 +83,13 @@ class FileReport:
     schedule: dict[str, Any] | None = None  # for a schedule page: its semester, linked talks and entries
     before: dict[str, Any] | None = None  # an updated talk as it was, for the audit log
     warnings: list[str] = field(default_factory=list)
+    post: jekyll.PostInfo | None = None  # what was read, for previews and measurements
+    dialect: str | None = None  # which reader read it ("hugo", "wowchemy-event", ...)
+    doubts: set[str] = field(default_factory=set)  # the facts its warnings put in doubt (start, title, ...)
+
+    @property
+    def format_name(self) -> str | None:
+        return DIALECT_NAMES.get(self.dialect or "")
 
     @property
     def failed(self) -> bool:
@@ -77,6 +109,7 @@ class ImportSettings:
     site_url: str | None = None
     talk_path: Callable[[str], str] = lambda slug: f"/talks/{slug}"
     schedule_path: str = "/semesters"
+    format_hint: str | None = None  # "jekyll", "hugo" or "wowchemy": settles what a file leaves open
 
 
 def semester_name(slug: str) -> str:
@@ -97,20 +130,38 @@ def slug_from_key(source_key: str) -> str:
 def collect_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """Every file under the given paths, in a stable order, with a reason when it is skipped unread.
 
-    Files named explicitly are always read; inside folders, the parts of a Jekyll site that
-    hold no posts are skipped with a reason.
+    Files named explicitly are always read; inside folders, the parts of a Jekyll or Hugo
+    site that hold no posts are skipped with a reason.
     """
+    for path, _site_path, skipped in collect_site_files(paths):
+        yield path, skipped
+
+
+def collect_site_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str, str | None]]:
+    """As collect_files, with each file's path inside the site: relative to the folder given
+    (that folder's own name first: "_talks/jane-doe.md"), or a file's last few path parts."""
     for given in paths:
         path = Path(given)
         if not path.is_dir():
-            yield path, None
+            yield path, "/".join(path.parts[-4:]), None
             continue
-        for found in sorted(p for p in path.rglob("*") if p.is_file()):
+        for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
             parts = found.relative_to(path).parts
-            skipped = next((SKIPPED_FOLDERS[p] for p in parts[:-1] if p in SKIPPED_FOLDERS), None)
-            if skipped is None and any(p.startswith(".") for p in parts):
-                skipped = "a hidden file"
-            yield found, skipped
+            yield found, "/".join((path.resolve().name or "site", *parts)), _skipped(parts)
+
+
+def _skipped(parts: tuple[str, ...]) -> str | None:
+    folders = parts[:-1]
+    skipped = next((SKIPPED_FOLDERS[p] for p in folders if p in SKIPPED_FOLDERS), None)
+    if skipped is None and folders and folders[0] in SKIPPED_SITE_FOLDERS:
+        skipped = SKIPPED_SITE_FOLDERS[folders[0]]
+    if skipped is None and any(a == "content" and b == "authors" for a, b in itertools.pairwise(folders)):
+        skipped = AUTHOR_PROFILES
+    if skipped is None and folders[:1] == ("authors",) and parts[-1].startswith("_index."):
+        skipped = AUTHOR_PROFILES
+    if skipped is None and any(p.startswith(".") for p in parts):
+        skipped = "a hidden file"
+    return skipped
 
 
 class Importer:
@@ -128,32 +179,50 @@ class Importer:
         # is missing from the tree known to be gone (a single file or an upload says nothing).
         self._tree_import = False
         self._claimed_slugs: set[str] = set()
+        self.site = SiteInfo()
+        # What the import says about the site as a whole (its generator, a time zone of its own).
+        self.notes: list[str] = []
 
     # Posts --------------------------------------------------------------------------------
 
     def import_posts(self, paths: Iterable[str | Path]) -> list[FileReport]:
         paths = list(paths)
         self._tree_import = any(Path(path).is_dir() for path in paths)
-        files = list(collect_files(paths))
-        self._batch_keys = {jekyll.source_key_of(path.name) for path, skipped in files if not skipped}
+        if paths:
+            self.site = describe_site(Path(paths[0]))
+            self._note_the_site()
+        files = list(collect_site_files(paths))
+        keys = reading.assign_keys(site_path for _path, site_path, skipped in files if not skipped)
+        self._batch_keys = set(keys.values())
         reports = []
-        for path, skipped in files:
+        for path, site_path, skipped in files:
             if skipped:
                 reports.append(FileReport(str(path), "skipped", skipped))
                 continue
-            reports.append(self.import_post_file(path))
+            reports.append(self.import_post_file(path, site_path=site_path, key=keys[site_path]))
         return reports
 
-    def import_post_file(self, path: Path) -> FileReport:
+    def _note_the_site(self) -> None:
+        if self.site.generator:
+            self.notes.append(f"Read as {self.site.describe()}.")
+        if self.site.timezone and not same_clock(self.site.timezone, self.series.timezone):
+            self.notes.append(
+                f"The site's configuration names the time zone {self.site.timezone}; times written without "
+                f"an offset are read in the series' zone, {self.series.timezone}."
+            )
+
+    def import_post_file(self, path: Path, *, site_path: str | None = None, key: str | None = None) -> FileReport:
         try:
             raw = read_bounded(path)
         except OSError as error:
             return FileReport(str(path), "failed", f"cannot read the file: {error.strerror or error}")
         except FileTooLarge as error:
             return FileReport(str(path), "failed", str(error))
-        return self.import_post_text(raw, str(path))
+        return self.import_post_text(raw, str(path), site_path=site_path, key=key)
 
-    def import_post_text(self, raw: bytes, source: str) -> FileReport:
+    def import_post_text(
+        self, raw: bytes, source: str, *, site_path: str | None = None, key: str | None = None
+    ) -> FileReport:
         if len(raw) > jekyll.MAX_POST_BYTES:
             return FileReport(source, "failed", jekyll.file_too_large(len(raw)))
         try:
@@ -162,15 +231,23 @@ class Importer:
             if not source.lower().endswith((".md", ".markdown")):
                 return FileReport(source, "skipped", "not a Markdown post")
             return FileReport(source, "failed", "the file is not UTF-8 text")
+        site_path = site_path or "/".join(Path(source).parts[-4:])
+        context = ReadContext(
+            tz=self.tz,
+            default_minutes=self.series.default_minutes,
+            site_url=self.settings.site_url,
+            resolve_link=self._resolve_link,
+            known_rooms=self._room_names(),
+            site=self.site,
+        )
         try:
-            post = jekyll.parse_post(
+            post = reading.read_post(
                 text,
                 source=source,
-                tz=self.tz,
-                default_minutes=self.series.default_minutes,
-                site_url=self.settings.site_url,
-                resolve_link=self._resolve_link,
-                known_rooms=self._room_names(),
+                site_path=site_path,
+                key=key or reading.page_key(site_path),
+                hint=self.settings.format_hint,
+                ctx=context,
             )
         except jekyll.NotATalk as reason:
             return FileReport(source, "skipped", str(reason))
@@ -195,12 +272,13 @@ class Importer:
             talk = self._find_renamed(post, warnings)
             renamed_from = talk.source_key if talk else None
         if talk is not None and talk.source_digest == digest and renamed_from is None:
-            return FileReport(post.source, "unchanged", talk=self.summary(post, talk.slug), warnings=warnings)
+            return self._report(post, "unchanged", None, talk.slug, warnings)
         outcome = "updated" if talk is not None else "imported"
         before = audit.talk_snapshot(talk) if talk is not None else None
         facts = talk_changes.facts(talk) if talk is not None else None
         if talk is None:
-            talk = Talk(series=self.series, slug=self._new_slug(post.source_key), sequence=0)
+            base = slugify(post.slug_hint) if post.slug_hint else slug_from_key(post.source_key)
+            talk = Talk(series=self.series, slug=self._new_slug(base or "talk"), sequence=0)
             self.session.add(talk)
         self._fill_talk(talk, post, digest)
         # A re-imported post that moved the talk is a change like an organizer's edit.
@@ -208,9 +286,23 @@ class Importer:
         if change.told:
             warnings.append(f"{change.told} people signed up are told that {change.what} changed")
         reason = f"renamed from {renamed_from}" if renamed_from else None
-        report = FileReport(post.source, outcome, reason, talk=self.summary(post, talk.slug), warnings=warnings)
+        report = self._report(post, outcome, reason, talk.slug, warnings)
         report.before = before
         return report
+
+    def _report(
+        self, post: jekyll.PostInfo, outcome: str, reason: str | None, slug: str, warnings: list[str]
+    ) -> FileReport:
+        return FileReport(
+            post.source,
+            outcome,
+            reason,
+            talk=self.summary(post, slug),
+            warnings=warnings,
+            post=post,
+            dialect=post.dialect,
+            doubts=set(post.doubts),
+        )
 
     def _find_by_key(self, source_key: str) -> Talk | None:
         return self.session.scalars(
@@ -284,8 +376,7 @@ class Importer:
             for index, section in enumerate(post.sections)
         ]
 
-    def _new_slug(self, source_key: str) -> str:
-        base = slug_from_key(source_key)
+    def _new_slug(self, base: str) -> str:
         slug, n = base, 1
         while slug in self._claimed_slugs or self.session.scalars(select(Talk.id).where(Talk.slug == slug)).first():
             n += 1
@@ -461,6 +552,21 @@ def read_bounded(path: Path) -> bytes:
     return raw
 
 
+def same_clock(zone: str, other: str) -> bool:
+    """Whether two zone names keep the same clock (America/Toronto and America/Montreal do):
+    compared over two years, every week. An unknown name keeps no clock Lectern knows."""
+    try:
+        first, second = ZoneInfo(zone), ZoneInfo(other)
+    except (ValueError, KeyError):
+        return False
+    start = datetime(datetime.now(UTC).year - 1, 1, 1, tzinfo=UTC)
+    return all(
+        (moment := start + timedelta(days=7 * week)).astimezone(first).utcoffset()
+        == moment.astimezone(second).utcoffset()
+        for week in range(105)
+    )
+
+
 def normalise_name(name: str) -> str:
     """Compare names without case, accents or punctuation ('Xing Han Lù' = 'xing han lu')."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -480,3 +586,34 @@ def import_upload(
     if report.talk is None or report.outcome not in {"imported", "updated"}:
         return report, None
     return report, session.scalars(select(Talk).where(Talk.slug == report.talk["slug"])).one()
+
+
+@dataclass
+class SiteImport:
+    """What importing an uploaded site did (or, in a dry run, would do)."""
+
+    reports: list[FileReport]
+    notes: list[str]
+    pages: int  # Markdown files read from the archive
+    other_files: int  # images and the rest, not read
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for report in self.reports if report.outcome == outcome)
+
+    @property
+    def talk_reports(self) -> list[FileReport]:
+        return [report for report in self.reports if report.talk is not None]
+
+
+def import_site_archive(
+    session: Session, series: Series, raw: bytes, settings: ImportSettings, *, now: datetime
+) -> SiteImport:
+    """Import the pages of a zipped site (archive.ArchiveRefused says why one is refused). The
+    caller commits, or rolls back for a dry run; the unpacked files are gone when this returns."""
+    with site_archive.unpacked(raw) as site:
+        importer = Importer(session, series, settings, now=now)
+        reports = importer.import_posts([site.root])
+        for report in reports:
+            report.source = site.relative(report.source)
+        reports += [FileReport(path, "failed", reason) for path, reason in site.too_large]
+        return SiteImport(reports, importer.notes, site.pages, site.other_files)
