@@ -45,7 +45,7 @@ class CreateMeetingForm(LecternForm):
 class PasteLinkForm(LecternForm):
     link = URLField(
         "Meeting link",
-        description="Google Meet, Teams, a Zoom meeting made by hand: the whole address, starting with https://.",
+        description="The whole address, starting with https://.",
         validators=[DataRequired(message="Paste the meeting's address."), Length(max=2000)],
     )
     visibility = RadioField(
