@@ -7,6 +7,7 @@ to the room cancels their registration at Zoom."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from extensions import db
 from models import Meeting, Talk
 from tests.conftest import dispose, make_app
 from tests.rsvp_support import sent_to, text_part
-from tests.zoom_fake import FakeZoom, running_fake_zoom
+from tests.zoom_fake import CLIENT_SECRET, FakeZoom, running_fake_zoom
 
 SLUG = "what-quiet-benchmarks-hide"
 WEBHOOK_SECRET = "zoom-webhook-secret-token"
@@ -53,8 +54,9 @@ def manage_path_in(text: str) -> str:
 
 
 def test_an_online_attendee_gets_their_own_zoom_link_and_loses_it_on_moving_to_the_room(
-    seeded: Flask, ada: FlaskClient, zoom: FakeZoom
+    seeded: Flask, ada: FlaskClient, zoom: FakeZoom, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     with seeded.app_context():
         talk_id = db.session.scalars(select(Talk.id).where(Talk.slug == SLUG)).one()
 
@@ -101,3 +103,10 @@ def test_an_online_attendee_gets_their_own_zoom_link_and_loses_it_on_moving_to_t
         (meeting,) = db.session.scalars(select(Meeting)).all()
         assert (meeting.provider, meeting.external_id) == ("zoom", str(meeting_id))
     assert zoom.count(REGISTER) == 1
+
+    logged = caplog.text
+    assert "Zoom POST" in logged, "the calls to Zoom are logged"
+    secrets = [CLIENT_SECRET, *zoom.issued_tokens, link, zoom.meetings[meeting_id]["start_url"]]
+    secrets.append(zoom.meetings[meeting_id]["password"])
+    for secret in secrets:
+        assert secret not in logged, "no secret, token, host link, join link or passcode in the log"
