@@ -52,7 +52,10 @@ def page_of(client: FlaskClient, app: Flask, slug: str = SLUG) -> str:
     response = client.get(f"/organize/talks/{talk_id(app, slug)}/meeting")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store", "the host's link and passcode are on it"
-    return response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "each label finds its own field"
+    return page
 
 
 def create(client: FlaskClient, app: Flask, slug: str = SLUG, **options: str):  # type: ignore[no-untyped-def]
@@ -363,7 +366,7 @@ def test_every_form_on_the_page_carries_its_csrf_token(seeded: Flask, fake: Fake
     }
     for action, body in forms:
         assert 'name="csrf_token"' in body, action
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
     response = client.post(f"/organize/talks/{tid}/meeting/create", data={"csrf_token": token.group(1)})
     assert response.status_code == 302 and len(fake.meetings) == 1
