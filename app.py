@@ -17,7 +17,7 @@ import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from adapters.meetings import build_meeting_provider
-from blueprints import auth, chats, errors, guards, organize, public, rsvp, speakers
+from blueprints import auth, chats, errors, guards, organize, public, rsvp, speakers, webhooks
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
@@ -158,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(rsvp.bp)
     app.register_blueprint(chats.bp)
     app.register_blueprint(speakers.bp)
+    app.register_blueprint(webhooks.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

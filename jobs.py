@@ -85,13 +85,16 @@ def now() -> datetime:
 
 def links_for(talk: Talk, rsvp: Rsvp) -> mail_text.Links:
     """The links in an email, made as a page makes them (links.py), with or without a request."""
+    # Only this person's: their own join link, or the pasted link for people signed up.
+    join = meetings.join_link(db.session, talk, rsvp) if rsvp.id is not None else None
     return mail_text.Links(
         talk_url=links.link_for("public.talk_page", slug=talk.slug),
         manage_url=links.link_for("rsvp.manage", token=manage_token(current_app.config["SECRET_KEY"], rsvp)),
         domain=links.domain(current_app.config["SITE_URL"]),
         chat_url=chat_booking_url(talk),
-        # Only this person's: their own join link, or the pasted link for people signed up.
-        join_url=meetings.join_link(db.session, talk, rsvp).url if rsvp.id is not None else None,
+        join_url=join.url if join else None,
+        join_personal=bool(join and join.url and join.personal),
+        join_pending=bool(join and join.pending),
     )
 
 

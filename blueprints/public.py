@@ -15,7 +15,7 @@ import links
 from blueprints.cached_pages import talk_key
 from extensions import db
 from models import Series, Talk
-from services import chats, feed, ics, richtext, signups, talks, timefmt
+from services import chats, feed, ics, meetings, richtext, signups, talks, timefmt
 from services.pagecache import PageCache
 
 bp = Blueprint("public", __name__)
@@ -102,6 +102,9 @@ def talk_page(slug: str) -> Response:
             # Whether it has chats and how they are given out; never the places left (live numbers).
             chat=chat,
             chat_open=chats.is_open(talk, moment),
+            # "Live now" without any link; a pasted link only when the organizers made it public.
+            live=meetings.is_live(db.session, talk),
+            public_link=meetings.public_link(db.session, talk),
         )
         # The page changes when sign-up closes, when chat sign-up closes (the link to book a chat
         # goes) and when the talk ends (it then shows itself as past).

@@ -29,7 +29,7 @@ from blueprints.forms import LecternForm
 from blueprints.public import series
 from extensions import db, limiter
 from models import Rsvp, RsvpStatus, Talk
-from services import addresses, locks, signups, talks
+from services import addresses, locks, meetings, signups, talks
 from services.tokens import BadToken, read_manage_token
 
 bp = Blueprint("rsvp", __name__)
@@ -199,6 +199,7 @@ def _manage_page(token: str, rsvp: Rsvp, status: int = 200) -> Any:
         token=token,
         started=now() >= talk.starts_at,
         chat=manage_section(rsvp, now()),
+        join=meetings.join_link(db.session, talk, rsvp),  # this person's link only
     )
     return page, status
 

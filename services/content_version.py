@@ -32,6 +32,7 @@ PUBLIC_MODELS = (
     models.TalkSection,
     models.ScheduleEntry,
     models.ChatSlot,  # the talk page offers chats when it has slots
+    models.Meeting,  # the talk page shows "Live now", and a pasted link the organizers made public
 )
 
 

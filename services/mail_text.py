@@ -27,8 +27,10 @@ class Links:
     talk_url: str
     manage_url: str
     domain: str
-    join_url: str | None = None
+    join_url: str | None = None  # only this person's: their own link, or the one pasted for people signed up
     chat_url: str = ""  # the talk's page for booking a chat with the speaker
+    join_personal: bool = False  # join_url is this person's own link (not to be shared)
+    join_pending: bool = False  # their own link is on its way (a separate email brings it)
 
 
 def talk_day(talk: Talk, now: datetime, tz: ZoneInfo) -> str:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from adapters.meetings import Meeting as ProviderMeeting
@@ -81,6 +81,7 @@ class JoinLink:
     url: str | None  # the link, when they may have it and it is known
     pending: bool  # a personal link is on its way
     live: bool  # the meeting has started (meeting.started) and not ended
+    personal: bool = False  # the link is this person's own (not the one pasted for everyone)
 
 
 def join_link(session: Session, talk: Talk, rsvp: Rsvp) -> JoinLink:
@@ -95,7 +96,7 @@ def join_link(session: Session, talk: Talk, rsvp: Rsvp) -> JoinLink:
     if registrant is None or registrant.status == RegistrantStatus.CANCELLED:
         return JoinLink(None, False, live)
     if registrant.status == RegistrantStatus.REGISTERED and registrant.join_url:
-        return JoinLink(registrant.join_url, False, live)
+        return JoinLink(registrant.join_url, False, live, personal=True)
     return JoinLink(None, True, live)
 
 
@@ -110,6 +111,44 @@ def public_link(session: Session, talk: Talk) -> str | None:
 def is_live(session: Session, talk: Talk) -> bool:
     meeting = meeting_of(session, talk.id)
     return meeting is not None and meeting.live_since is not None
+
+
+def registrant_counts(session: Session, meeting: Meeting) -> dict[RegistrantStatus, int]:
+    """How many of the meeting's registrations are made, on their way, cancelled."""
+    counts = dict.fromkeys(RegistrantStatus, 0)
+    rows = session.execute(
+        select(Registrant.status, func.count()).where(Registrant.meeting_id == meeting.id).group_by(Registrant.status)
+    )
+    for status, count in rows:
+        counts[RegistrantStatus(status)] = count
+    return counts
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """A registration Lectern stopped trying, and whose it was (None: the sign-up is erased)."""
+
+    message: OutboxMessage
+    rsvp: Rsvp | None
+
+
+def registrations_given_up(session: Session, talk_id: int) -> list[GivenUp]:
+    """The talk's registrations Lectern stopped trying (the provider refused them), latest first."""
+    messages = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.talk_id == talk_id,
+            OutboxMessage.kind == "meeting.register",
+            OutboxMessage.given_up_at.is_not(None),
+        )
+        .order_by(OutboxMessage.given_up_at.desc(), OutboxMessage.id.desc())
+        .limit(200)
+    )
+    found = []
+    for message in messages:
+        registrant = session.get(Registrant, message.payload.get("registrant") or 0)
+        found.append(GivenUp(message, registrant.rsvp if registrant is not None else None))
+    return found
 
 
 # The meeting ---------------------------------------------------------------------------------
@@ -171,11 +210,16 @@ def save_created(
     Should the talk have got a meeting meanwhile (a double click, two organizers), the new one is
     deleted at the provider and the first one kept: nothing half-made is left behind.
     """
-    talk = locks.lock_talk(session, talk_id)
+    try:
+        talk = locks.lock_talk(session, talk_id)
+    except locks.TalkGone:
+        _delete_at_provider(session, provider, created.id)  # the talk went while Zoom made it
+        raise
     existing = meeting_of(session, talk.id)
     if existing is not None:
         _delete_at_provider(session, provider, created.id)
         return existing
+    _let_go_of_gone(session, talk.id)
     meeting = Meeting(
         talk_id=talk.id,
         provider=provider,
@@ -208,6 +252,7 @@ def set_static_link(session: Session, talk_id: int, url: str, *, public: bool, n
     if meeting is not None and meeting.provider != STATIC:
         raise MeetingRuleError("This talk has a meeting made by Lectern: delete it first to use another link.")
     if meeting is None:
+        _let_go_of_gone(session, talk.id)
         meeting = Meeting(talk_id=talk.id, provider=STATIC, external_id="", status=MeetingStatus.ACTIVE, synced={})
         session.add(meeting)
     meeting.join_url = url
@@ -223,7 +268,23 @@ def remove(session: Session, talk_id: int, now: datetime) -> bool:
     if meeting is None:
         return False
     _retire(session, meeting)
+    meeting.talk_id = None  # removed on purpose: the talk has no meeting, not one gone missing
+    session.flush()
     return True
+
+
+def last_meeting(session: Session, talk_id: int) -> Meeting | None:
+    """The talk's meeting, active or gone (deleted in Zoom, or with the talk's cancellation)."""
+    return session.scalars(select(Meeting).where(Meeting.talk_id == talk_id)).first()
+
+
+def _let_go_of_gone(session: Session, talk_id: int) -> None:
+    """A talk holds one meeting row: a gone one lets go of the talk before a new one is made."""
+    for gone_meeting in session.scalars(
+        select(Meeting).where(Meeting.talk_id == talk_id, Meeting.status == MeetingStatus.GONE)
+    ):
+        gone_meeting.talk_id = None
+    session.flush()
 
 
 def set_links_for_room(session: Session, talk_id: int, on: bool, now: datetime) -> None:

@@ -83,6 +83,7 @@ from blueprints.organize import (  # noqa: E402, F401
     audit,
     chats,
     importing,
+    meetings,
     outbox,
     rooms,
     settings,

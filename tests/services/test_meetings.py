@@ -251,3 +251,21 @@ def test_a_pasted_link_must_be_a_web_address(ctx: Flask) -> None:
         meetings.set_static_link(db.session, talk.id, "javascript:alert(1)", public=True, now=NOW)
     db.session.rollback()
     assert meetings.meeting_of(db.session, talk.id) is None
+
+
+def test_a_talk_whose_meeting_went_gets_another(ctx: Flask, fake: FakeMeetingProvider) -> None:
+    talk = make_talk(5)
+    meetings.set_static_link(db.session, talk.id, "https://meet.example.org/first", public=True, now=NOW)
+    assert meetings.remove(db.session, talk.id, NOW)
+    meetings.set_static_link(db.session, talk.id, "https://meet.example.org/second", public=True, now=NOW)
+    db.session.commit()
+    assert meetings.public_link(db.session, talk) == "https://meet.example.org/second"
+    assert meetings.last_meeting(db.session, talk.id) == meetings.meeting_of(db.session, talk.id)
+    meetings.remove(db.session, talk.id, NOW)
+    zoom = with_meeting(talk, fake)
+    meetings.gone(db.session, zoom)  # deleted in Zoom by someone
+    db.session.commit()
+    assert meetings.last_meeting(db.session, talk.id) is zoom, "organizers see it gone"
+    again = with_meeting(talk, fake)
+    assert meetings.meeting_of(db.session, talk.id) is again and again is not zoom
+    assert [m.talk_id for m in db.session.scalars(select(Meeting).order_by(Meeting.id))] == [None, None, None, talk.id]
