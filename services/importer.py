@@ -36,7 +36,7 @@ from models import (
     TalkSection,
     TalkStatus,
 )
-from services import audit, jekyll, talk_changes
+from services import audit, jekyll, talk_changes, talk_editing
 from services.site_import import archive as site_archive
 from services.site_import import reading
 from services.site_import.detect import DIALECT_NAMES, SiteInfo, describe_site
@@ -348,7 +348,13 @@ class Importer:
         talk.ends_at = post.ends_at.astimezone(self.tz)
         talk.room = room
         talk.online_platform = post.online_platform
-        talk.semester = self._semester(post.semester) if post.semester else None
+        # A page that names no semester (other sites' formats) goes in the one its date falls in,
+        # as a talk made in the organizer area does: it shows in the schedules and the export.
+        talk.semester = (
+            self._semester(post.semester)
+            if post.semester
+            else talk_editing.semester_for_day(self.session, self.series, starts_at.date())
+        )
         talk.intro_md = post.intro_md
         talk.paper_url = post.paper_url
         talk.slides_url = post.slides_url
