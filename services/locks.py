@@ -12,24 +12,31 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import ColumnElement, Select, bindparam, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Talk
 
 # Execution option read by the BEGIN hook below: on SQLite, BEGIN IMMEDIATE.
 WRITE_LOCK = {"lectern_write_lock": True}
+# In session.info: the unit of work whose talks are locked, and their ids.
+HELD_KEY = "lectern.locks.held"
 
 
 class TalkGone(LookupError):
     """The talk to lock no longer exists."""
 
 
+def actual_session(session: Session) -> Session:
+    """The session itself: a scoped session (as in a web request) stands for the one of the
+    current scope, and does not pass on every method (`get_transaction`, say)."""
+    return session() if callable(session) and not isinstance(session, Session) else session
+
+
 def begin_write(session: Session) -> None:
     """Open the unit of work with the write lock (SQLite: BEGIN IMMEDIATE), unless it has begun."""
-    # A scoped session (as in a web request) stands for the session of the current scope.
-    actual = session() if callable(session) and not isinstance(session, Session) else session
+    actual = actual_session(session)
     if not actual.in_transaction():
         actual.connection(execution_options=WRITE_LOCK)
 
@@ -41,14 +48,62 @@ def lock_talk(session: Session, talk_id: int) -> Talk:
     PostgreSQL a request reads the talk before it waits for the lock, and whoever held the lock
     meanwhile may have changed the capacity or closed sign-ups. (Pending changes to the talk are
     flushed first by autoflush; do not call this inside `no_autoflush` with the talk modified.)
+    A talk this unit of work has locked already is not read again: nobody else can have changed
+    it since, and the session holds what this unit of work changed.
     """
-    begin_write(session)
-    talk = session.scalars(
-        select(Talk).where(Talk.id == talk_id).with_for_update().execution_options(populate_existing=True)
-    ).first()
+    if talk_id in _held(session):
+        talk = session.get(Talk, talk_id)
+    else:
+        talk = lock_talk_by(session, _BY_ID, {"talk_id": talk_id})
     if talk is None:
         raise TalkGone(talk_id)
     return talk
+
+
+def locking_read(*criteria: ColumnElement[bool]) -> Select[tuple[Talk]]:
+    """The statement that reads and locks the talk matching `criteria`, with its series and room
+    (what a change to its sign-ups looks at). Build it once, with bound parameters: building
+    a statement costs about as much as running it."""
+    return (
+        select(Talk)
+        .where(*criteria)
+        .options(joinedload(Talk.series, innerjoin=True), joinedload(Talk.room))
+        .with_for_update(of=Talk)
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_talk_by(session: Session, statement: Select[tuple[Talk]], params: dict[str, Any]) -> Talk | None:
+    """Lock the talk a `locking_read` statement finds; None when there is none."""
+    begin_write(session)
+    talk = session.scalars(statement, params).first()
+    if talk is not None:
+        _hold(session, talk.id)
+    return talk
+
+
+_BY_ID = locking_read(Talk.id == bindparam("talk_id"))
+
+
+def _held(session: Session) -> set[int]:
+    """The talks locked by the session's unit of work; none once it has ended (the locks with it)."""
+    actual = actual_session(session)
+    held = actual.info.get(HELD_KEY)
+    if held is None or held[0] is not actual.get_transaction():
+        return set()
+    return held[1]
+
+
+def _hold(session: Session, talk_id: int) -> None:
+    actual = actual_session(session)
+    if actual.get_nested_transaction() is not None:
+        # PostgreSQL gives a row lock taken inside a savepoint back when the savepoint is rolled back.
+        return
+    root = actual.get_transaction()
+    held = actual.info.get(HELD_KEY)
+    if held is None or held[0] is not root:
+        held = actual.info[HELD_KEY] = (root, set())
+    held[1].add(talk_id)
 
 
 # SQLite -----------------------------------------------------------------------------------
