@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, inspect, or_, select, update
+from sqlalchemy import delete, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from models import OutboxMessage, Rsvp, Talk
-from services import locks
+from services import locks, rows
 
 PENDING_KEY = "lectern.outbox.pending"
 MAX_DELAY = timedelta(hours=6)
@@ -105,27 +105,29 @@ def add(
             session.add(linked)
             session.flush()  # a new sign-up, talk or message gets its id first
             break
-    message = session.scalars(
+    message = rows.insert(
+        session,
+        OutboxMessage(
+            kind=kind,
+            rsvp_id=_id(rsvp),
+            rsvp=rsvp,
+            talk_id=_id(talk),
+            talk=talk,
+            payload=payload,
+            attempts=0,
+            recipient_email=to.email if to else None,
+            recipient_name=to.name if to else None,
+            after_id=_id(after),
+            after=after,
+            wait_until=wait_until,
+        ),
         _INSERT,
-        [
-            {
-                "kind": kind,
-                "rsvp_id": _id(rsvp),
-                "talk_id": _id(talk),
-                "payload": payload,
-                "attempts": 0,
-                "recipient_email": to.email if to else None,
-                "recipient_name": to.name if to else None,
-                "after_id": _id(after),
-                "wait_until": wait_until,
-            }
-        ],
-    ).one()
+    )
     _pending(session).append(message)
     return message
 
 
-_INSERT = insert(OutboxMessage).returning(OutboxMessage)
+_INSERT = rows.insert_statement(OutboxMessage)
 
 
 def _id(obj: Any) -> int | None:
