@@ -9,7 +9,10 @@ engine hooks that make this so; `create_app` calls it once.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, event, select
@@ -111,9 +114,82 @@ def _hold(session: Session, talk_id: int) -> None:
 
 def register_sqlite_hooks() -> None:
     """Install the SQLite connection settings and the BEGIN hook on every engine (once)."""
-    for name, hook in (("connect", _sqlite_pragmas), ("begin", _sqlite_begin)):
+    hooks = (("do_connect", _sqlite_connection_class), ("connect", _sqlite_pragmas), ("begin", _sqlite_begin))
+    for name, hook in hooks:
         if not event.contains(Engine, name, hook):
             event.listen(Engine, name, hook)
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write units of work queue for the write lock on a file lock.
+
+    A writer that finds SQLite's write lock taken waits in SQLite's busy handler, which sleeps
+    1, 2, 5, 10, 15, 20, 25 ... ms between tries instead of waking when the lock is freed: the
+    lock stays free while the next writer sleeps. So before BEGIN IMMEDIATE a writer takes an
+    exclusive flock on a file beside the database (`<database>-write-queue`), which the kernel
+    hands to the next waiter the moment it is released; it is released when the transaction
+    ends (commit, rollback, close). The flock orders writers, SQLite's lock still guards the
+    data: a process that does not queue (the sqlite3 shell) is waited for as before.
+    """
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        name = os.fsdecode(database) if isinstance(database, str | bytes | os.PathLike) else ""
+        in_file = name not in ("", ":memory:") and not kwargs.get("uri") and not name.startswith("file:")
+        self._queue_path = f"{name}-write-queue" if in_file else None
+        self._queue_fd: int | None = None
+        self._queued = False
+
+    def queue_for_write(self) -> None:
+        """Wait for the writers queued before this one (called just before BEGIN IMMEDIATE)."""
+        if self._queue_path is None or self._queued or _queued_here.count:
+            # A second writer in this thread would wait for itself: SQLite's busy handler
+            # then decides, as it did before the queue.
+            return
+        if self._queue_fd is None:
+            self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
+        self._queued = True
+        _queued_here.count += 1
+
+    def leave_queue(self) -> None:
+        if self._queued and self._queue_fd is not None:
+            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
+            self._queued = False
+            _queued_here.count -= 1
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave_queue()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave_queue()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_queue()
+            if self._queue_fd is not None:
+                os.close(self._queue_fd)
+                self._queue_fd = None
+
+
+class _QueuedHere(threading.local):
+    count = 0  # write queues this thread holds a place in
+
+
+_queued_here = _QueuedHere()
+
+
+def _sqlite_connection_class(dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+    if dialect.name == "sqlite" and dialect.driver == "pysqlite":
+        cparams.setdefault("factory", QueuedWriterConnection)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -129,7 +205,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    """On SQLite, a unit of work that asks for the write lock gets it at BEGIN (BEGIN IMMEDIATE)."""
-    if connection.dialect.name == "sqlite":
-        immediate = connection.get_execution_options().get("lectern_write_lock")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    """On SQLite, a unit of work that asks for the write lock gets it at BEGIN (BEGIN IMMEDIATE),
+    after the writers queued before it."""
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.get_execution_options().get("lectern_write_lock"):
+        connection.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    queued = isinstance(dbapi_connection, QueuedWriterConnection)
+    if queued:
+        dbapi_connection.queue_for_write()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if queued:
+            dbapi_connection.leave_queue()
+        raise
