@@ -2,11 +2,12 @@
 
 Adding an object and flushing it costs several times the INSERT the flush sends (the unit of
 work sorts, cascades and tracks history); on the path every sign-up takes, that was most of
-the work. `insert` sends the INSERT itself (... RETURNING every column, so that the object
-holds exactly what the row holds, defaults included) and puts the object into the session as
-if it had been read there: `sqlalchemy.orm.make_transient_to_detached`, then `Session.add`,
-the ORM's own way to "manufacture a persistent state without any SQL". From then on it is an
-object like any other: relationships set on it are loaded, changes to it are flushed as usual.
+the work. `insert` sends the INSERT itself (every column as the object holds it, a column left
+unset given its default on the object first, as the INSERT would; RETURNING the primary key)
+and puts the object into the session as if it had been read there:
+`sqlalchemy.orm.make_transient_to_detached`, then `Session.add`, the ORM's own way to
+"manufacture a persistent state without any SQL". From then on it is an object like any
+other: relationships set on it are loaded, changes to it are flushed as usual.
 
 One difference from an object flushed by the unit of work: after a rollback it stays in the
 session (expired, like every object read in the rolled-back unit of work) instead of being
@@ -19,17 +20,17 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, inspect
+from sqlalchemy import Column, Insert, Table, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 T = TypeVar("T")
 
 
 def insert_statement(model: type[Any]) -> Insert:
-    """INSERT ... RETURNING every column, for `insert`; build it once. (An ON CONFLICT DO
+    """INSERT ... RETURNING the primary key, for `insert`; build it once. (An ON CONFLICT DO
     NOTHING for `insert_unless_conflict` is made from the dialect's insert the same way.)"""
     table: Table = model.__table__
-    return table.insert().returning(*table.columns)
+    return table.insert().returning(*table.primary_key.columns)
 
 
 def insert(session: Session, obj: T, statement: Insert) -> T:
@@ -37,7 +38,7 @@ def insert(session: Session, obj: T, statement: Insert) -> T:
     persistent in the session.
 
     Columns are written as set on `obj`, foreign keys included (a relationship set on it is
-    kept, but does not set its key); a column left unset gets its default.
+    kept, but does not set its key); a column left unset gets its default, set on `obj` too.
     """
     written = insert_unless_conflict(session, obj, statement)
     if written is None:
@@ -49,13 +50,20 @@ def insert_unless_conflict(session: Session, obj: T, statement: Insert) -> T | N
     """As `insert`, for a statement with ON CONFLICT DO NOTHING: None when it wrote no row,
     and then `obj` stays out of the session."""
     state = inspect(obj)
-    columns = [(prop.key, prop.columns[0]) for prop in state.mapper.column_attrs]
-    values = {column.key: state.dict[key] for key, column in columns if key in state.dict}
+    mapper = state.mapper
+    values = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key not in state.dict:
+            if column.primary_key:
+                continue  # the database gives it
+            setattr(obj, prop.key, _default(column))
+        values[column.key] = state.dict[prop.key]
     row = session.execute(statement, values).first()
     if row is None:
         return None
-    for key, column in columns:
-        setattr(obj, key, row._mapping[column])
+    for column, value in zip(mapper.primary_key, row, strict=True):
+        setattr(obj, mapper.get_property_by_column(column).key, value)
     make_transient_to_detached(obj)
     if state.key in session.identity_map:
         # An object of a unit of work rolled back earlier in this session, whose id the
@@ -63,3 +71,13 @@ def insert_unless_conflict(session: Session, obj: T, statement: Insert) -> T | N
         return session.merge(obj, load=False)
     session.add(obj)
     return obj
+
+
+def _default(column: Column[Any]) -> Any:
+    """What the INSERT would write for an unset column: its default made in Python, or NULL."""
+    default = column.default
+    if column.server_default is not None or (default is not None and not (default.is_scalar or default.is_callable)):
+        raise ValueError(f"{column} gets its value from the database: set it on the object")
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]

@@ -373,7 +373,7 @@ def sign_up(
 _INSERTS = {
     dialect.dialect.name: dialect.insert(_RSVP)
     .on_conflict_do_nothing(index_elements=[_RSVP.c.talk_id, _RSVP.c.email], index_where=text(ACTIVE_RSVP))
-    .returning(*_RSVP.columns)
+    .returning(_RSVP.c.id)
     for dialect in (sqlite, postgresql)
 }
 

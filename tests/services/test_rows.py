@@ -11,7 +11,7 @@ from sqlalchemy import event, inspect, select, text
 from sqlalchemy.dialects import sqlite
 
 from extensions import db
-from models import ACTIVE_RSVP, OutboxMessage, Rsvp, RsvpStatus, Talk
+from models import ACTIVE_RSVP, Organizer, OutboxMessage, Rsvp, RsvpStatus, Talk
 from services import rows
 from tests.rsvp_support import make_talk
 
@@ -88,7 +88,7 @@ def test_a_conflict_writes_nothing_and_leaves_the_object_out_of_the_session(ctx:
     unless_signed_up = (
         sqlite.insert(table)
         .on_conflict_do_nothing(index_elements=[table.c.talk_id, table.c.email], index_where=text(ACTIVE_RSVP))
-        .returning(*table.columns)
+        .returning(table.c.id)
     )
     first = rows.insert_unless_conflict(db.session, new_rsvp(talk, "ada@example.org"), unless_signed_up)
     again = new_rsvp(talk, "ada@example.org")
@@ -122,3 +122,8 @@ def test_a_message_written_keeps_its_payload_and_gets_its_defaults(ctx: Flask) -
     db.session.expire_all()
     assert (message.kind, message.talk, message.payload) == ("talk.changed", talk, {"what": "room"})
     assert (message.attempts, message.last_error, message.done_at) == (0, "", None)
+
+
+def test_a_column_the_database_would_fill_in_must_be_set(ctx: Flask) -> None:
+    with pytest.raises(ValueError, match="session_key"):
+        rows.insert(db.session, Organizer(email="org@example.org"), rows.insert_statement(Organizer))
