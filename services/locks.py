@@ -138,25 +138,26 @@ class QueuedWriterConnection(sqlite3.Connection):
         in_file = name not in ("", ":memory:") and not kwargs.get("uri") and not name.startswith("file:")
         self._queue_path = f"{name}-write-queue" if in_file else None
         self._queue_fd: int | None = None
-        self._queued = False
+        self._place: list[QueuedWriterConnection] | None = None  # its thread's places, while queued
 
     def queue_for_write(self) -> None:
         """Wait for the writers queued before this one (called just before BEGIN IMMEDIATE)."""
-        if self._queue_path is None or self._queued or _queued_here.count:
+        places = _places_of_this_thread()
+        if self._queue_path is None or self._place is not None or places:
             # A second writer in this thread would wait for itself: SQLite's busy handler
             # then decides, as it did before the queue.
             return
         if self._queue_fd is None:
             self._queue_fd = os.open(self._queue_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._queue_fd, fcntl.LOCK_EX)
-        self._queued = True
-        _queued_here.count += 1
+        self._place = places
+        places.append(self)
 
     def leave_queue(self) -> None:
-        if self._queued and self._queue_fd is not None:
+        if self._place is not None and self._queue_fd is not None:
             fcntl.flock(self._queue_fd, fcntl.LOCK_UN)
-            self._queued = False
-            _queued_here.count -= 1
+            self._place.remove(self)  # from the list of the thread that queued, whichever ends it
+            self._place = None
 
     def commit(self) -> None:
         try:
@@ -180,11 +181,15 @@ class QueuedWriterConnection(sqlite3.Connection):
                 self._queue_fd = None
 
 
-class _QueuedHere(threading.local):
-    count = 0  # write queues this thread holds a place in
+_thread = threading.local()
 
 
-_queued_here = _QueuedHere()
+def _places_of_this_thread() -> list[QueuedWriterConnection]:
+    """The connections of this thread that hold a place in a write queue."""
+    places: list[QueuedWriterConnection] | None = getattr(_thread, "places", None)
+    if places is None:
+        places = _thread.places = []
+    return places
 
 
 def _sqlite_connection_class(dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
