@@ -379,7 +379,7 @@ _INSERTS = {
 
 
 def _insert_unless_signed_up(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING on the one-active-sign-up index, RETURNING the sign-up."""
+    """INSERT ... ON CONFLICT DO NOTHING on the one-active-sign-up index, RETURNING the new id."""
     return _INSERTS[session.get_bind().dialect.name]
 
 
