@@ -17,6 +17,7 @@ import jobs
 from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from adapters.meetings import build_meeting_provider
+from adapters.ratelimits import LocalMemoryStorage
 from blueprints import auth, chats, errors, guards, organize, public, rsvp, speakers, webhooks
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
@@ -28,6 +29,7 @@ from services.content_version import ContentVersion, RedisContentVersion, Versio
 from services.pagecache import PageCache
 
 HERE = Path(__file__).resolve().parent
+LOCAL_LIMITS = f"{LocalMemoryStorage.STORAGE_SCHEME[0]}://"
 
 
 def create_app(config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
@@ -147,7 +149,8 @@ def register_meetings(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """This app's job queue (jobs.AppQueue), from its own configuration: Redis, SQLite, or run at once."""
     app.extensions["lectern.queue"] = jobs.AppQueue(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    # Without Redis, each process counts in its own memory (adapters/ratelimits.py).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or LOCAL_LIMITS)
     limiter.init_app(app)
 
 

@@ -83,12 +83,10 @@ def _public_talk(slug: str) -> Talk:
     return talk
 
 
-def _rsvp_form(talk: Talk) -> RsvpForm:
-    form = RsvpForm()
+def _offer_modes(form: RsvpForm, talk: Talk) -> None:
     form.mode.choices = [SelectChoice(mode, MODE_LABELS[mode]) for mode in signups.modes(talk)]
     if len(form.mode.choices) == 1 and not form.mode.data:
         form.mode.data = form.mode.choices[0].value
-    return form
 
 
 def _limit(setting: str) -> str:
@@ -99,6 +97,9 @@ def _limit(setting: str) -> str:
 @limiter.limit(lambda: _limit("RSVP_LIMIT_PER_EMAIL"), key_func=email_key, methods=["POST"])
 @limiter.limit(lambda: _limit("RSVP_LIMIT_PER_ADDRESS"), methods=["POST"])
 def rsvp_form(slug: str) -> Any:
+    # Built before the lock is taken: a form reads the request, not the database; only the
+    # modes it offers depend on the talk.
+    form = RsvpForm()
     if request.method == "POST":
         locks.begin_write(db.session)  # before any read: this unit of work will write
         # Under the lock, read only what a sign-up needs; a page with errors loads the rest.
@@ -106,7 +107,7 @@ def rsvp_form(slug: str) -> Any:
     else:
         talk = _public_talk(slug)
     tz = ZoneInfo(talk.series.timezone)
-    form = _rsvp_form(talk)
+    _offer_modes(form, talk)
     is_open = signups.signups_open(talk, now())
     context = {"talk": talk, "series": talk.series, "tz": tz, "form": form, "is_open": is_open}
     if request.method == "GET":

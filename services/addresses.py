@@ -10,6 +10,8 @@ that the mail server would refuse later.
 
 from __future__ import annotations
 
+import functools
+
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -17,8 +19,13 @@ class AddressError(ValueError):
     """Not an address Lectern can send to; the message says why, for the person who typed it."""
 
 
+@functools.lru_cache(maxsize=1024)
 def deliverable(text: str) -> str:
-    """The address as Lectern keeps it, or AddressError. Syntax only: no DNS lookup."""
+    """The address as Lectern keeps it, or AddressError. Syntax only: no DNS lookup.
+
+    Remembered for the last addresses seen (a sign-up asks twice: for the per-address limit,
+    then for the sign-up itself); an address refused is checked again each time.
+    """
     try:
         # Local parts outside ASCII need SMTPUTF8, which many mail servers still refuse.
         checked = validate_email((text or "").strip(), check_deliverability=False, allow_smtputf8=False)

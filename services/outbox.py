@@ -20,6 +20,7 @@ from sqlalchemy import delete, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from models import OutboxMessage, Rsvp, Talk
+from services import locks, rows
 
 PENDING_KEY = "lectern.outbox.pending"
 MAX_DELAY = timedelta(hours=6)
@@ -131,28 +132,59 @@ def add(
         raise ValueError(f"{kind!r} goes to the person of its sign-up, never to another recipient")
     if (after is None) != (wait_until is None):
         raise ValueError("a message that waits for another needs a time after which it goes anyway")
-    message = OutboxMessage(
-        kind=kind,
-        rsvp=rsvp,
-        talk=talk,
-        payload=payload,
-        attempts=0,
-        recipient_email=to.email if to else None,
-        recipient_name=to.name if to else None,
-        after=after,
-        wait_until=wait_until,
+    # Written at once, in one statement: a message is always the last thing a change writes,
+    # and the unit of work's flush would cost several times the INSERT itself.
+    for linked in (rsvp, talk, after):
+        if linked is not None and not inspect(linked).has_identity:
+            session.add(linked)
+            session.flush()  # a new sign-up, talk or message gets its id first
+            break
+    message = rows.insert(
+        session,
+        OutboxMessage(
+            kind=kind,
+            rsvp_id=_id(rsvp),
+            rsvp=rsvp,
+            talk_id=_id(talk),
+            talk=talk,
+            payload=payload,
+            attempts=0,
+            recipient_email=to.email if to else None,
+            recipient_name=to.name if to else None,
+            after_id=_id(after),
+            after=after,
+            wait_until=wait_until,
+        ),
+        _INSERT,
     )
-    session.add(message)
-    session.info.setdefault(PENDING_KEY, []).append(message)
+    _pending(session).append(message)
     return message
+
+
+_INSERT = rows.insert_statement(OutboxMessage)
+
+
+def _id(obj: Any) -> int | None:
+    """The row's id, from the session's identity map (never a reload of an expired object)."""
+    return None if obj is None else inspect(obj).identity[0]
+
+
+def _pending(session: Session) -> list[OutboxMessage]:
+    """The messages the current unit of work wrote: a new list for each unit of work, so that
+    what one that was rolled back wrote is never handed over."""
+    root = locks.actual_session(session).get_transaction()
+    held = session.info.get(PENDING_KEY)
+    if held is None or held[0] is not root:
+        held = session.info[PENDING_KEY] = (root, [])
+    return held[1]
 
 
 def hold_back(session: Session, rsvp: Rsvp, kinds: set[str], *, after: OutboxMessage, wait_until: datetime) -> None:
     """Messages about this sign-up written in this unit of work, of these kinds, wait for `after`
     (a confirmation for the join link a job fetches first) until `wait_until` at most."""
-    for message in session.info.get(PENDING_KEY, []):
-        if message.kind in kinds and message.rsvp is rsvp and message.after is None:
-            message.after = after
+    for message in _pending(session):
+        if message.kind in kinds and message.rsvp_id == _id(rsvp) and message.after_id is None:
+            message.after_id = _id(after)
             message.wait_until = wait_until
 
 
@@ -172,11 +204,12 @@ def take_pending_ids(session: Session) -> list[int]:
     message from the database, and one erased in the same unit of work is no longer there.
     """
     session.flush()
-    pending = session.info.pop(PENDING_KEY, [])
-    # A message added by a unit of work that was rolled back is no longer in the session.
+    held = session.info.pop(PENDING_KEY, None)
+    if held is None or held[0] is not locks.actual_session(session).get_transaction():
+        return []  # nothing written, or only by a unit of work that was rolled back
     # Ids from the identity, not the attribute: a message deleted since (its sign-up erased)
     # would raise on reloading, and the delivery of a gone message does nothing.
-    keys = [inspect(message).identity for message in pending if message in session]
+    keys = [inspect(message).identity for message in held[1] if message in session]
     return [key[0] for key in keys if key is not None]
 
 
@@ -295,5 +328,5 @@ def try_again(session: Session, message_id: int, now: datetime) -> OutboxMessage
     message.given_up_at = None
     message.attempts = 0
     message.next_attempt_at = now
-    session.info.setdefault(PENDING_KEY, []).append(message)
+    _pending(session).append(message)
     return message

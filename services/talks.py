@@ -8,10 +8,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import ScheduleEntry, Semester, Series, Talk, TalkPart, TalkStatus
+from services import locks
 
 
 def get_series(session: Session, *, name: str, timezone: str, default_minutes: int, contact_email: str) -> Series:
@@ -54,9 +55,13 @@ def talk_by_slug(session: Session, slug: str) -> Talk | None:
 
 
 def talk_to_sign_up_for(session: Session, slug: str) -> Talk | None:
-    """The published talk, its row alone: a sign-up needs its capacity, room and series, which
-    load on demand, not the parts, speakers and sections a page shows (read under the write lock)."""
-    return session.scalars(select(Talk).where(Talk.published.is_(True), Talk.slug == slug)).first()
+    """The published talk, locked for this unit of work and read with what a sign-up needs (its
+    series and room) in one statement: not the parts, speakers and sections a page shows, which
+    a page with errors loads as it renders."""
+    return locks.lock_talk_by(session, _TO_SIGN_UP_FOR, {"slug": slug})
+
+
+_TO_SIGN_UP_FOR = locks.locking_read(Talk.published.is_(True), Talk.slug == bindparam("slug"))
 
 
 def upcoming_talks(session: Session, now: datetime, limit: int | None = None) -> list[Talk]:

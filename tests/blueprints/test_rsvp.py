@@ -295,6 +295,45 @@ def test_signing_up_reads_nothing_after_its_commit(
     assert statements[statements.index("COMMIT") + 1 :] == []
 
 
+def test_signing_up_runs_one_statement_for_each_thing_it_needs(
+    seeded: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the write lock: the talk with its series and room, whether the address is signed up,
+    the seats taken, then one INSERT for the sign-up and one for its confirmation; and the commit."""
+    monkeypatch.setattr(jobs, "dispatch", lambda ids: None)  # the emails' own reads are the queue's
+    statements: list[str] = []
+    with seeded.app_context():
+        engine = db.engine
+    listeners = {
+        "before_cursor_execute": lambda conn, cursor, statement, *rest: statements.append(statement),
+        "commit": lambda conn: statements.append("COMMIT"),
+    }
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    try:
+        response = sign_up(client, DEMO, "once@example.org")
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
+    assert answered_sent(response, DEMO)
+
+    def kind(statement: str) -> str:
+        words = statement.split()
+        if words[0] == "SELECT":
+            return "SELECT FROM " + words[words.index("FROM") + 1]
+        return " ".join(words[:3] if words[0] == "INSERT" else words[:2])
+
+    assert [kind(statement) for statement in statements] == [
+        "BEGIN IMMEDIATE",
+        "SELECT FROM talk",
+        "SELECT FROM rsvp",
+        "SELECT FROM rsvp",
+        "INSERT INTO rsvp",
+        "INSERT INTO outbox_message",
+        "COMMIT",
+    ]
+
+
 def test_the_waiting_list_shows_and_emails_the_position(app: Flask, client: FlaskClient) -> None:
     slug = small_talk(app, seats=1)
     signed_up(client, slug, "holder@example.org")
