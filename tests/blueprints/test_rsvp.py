@@ -330,6 +330,7 @@ def test_signing_up_runs_one_statement_for_each_thing_it_needs(
         "SELECT FROM rsvp",
         "INSERT INTO rsvp",
         "INSERT INTO outbox_message",
+        "SELECT FROM meeting",  # is there a meeting to register them with? (services/meetings.py)
         "COMMIT",
     ]
 

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from tests.concurrency import live
-from tests.concurrency.test_rsvp_burst import all_at_once, open_forms, statuses
-from tests.conftest import skip_or_fail
+from tests.concurrency import test_rsvp_burst as rsvp_burst
+from tests.concurrency.test_rsvp_burst import all_at_once, lectern, open_forms, statuses  # noqa: F401 (fixture)
 
 CHAT_PATH = f"/talks/{live.TALK_SLUG}/chat"
 
@@ -88,24 +86,11 @@ def _later(value: object, minutes: int) -> object:
     return value + timedelta(minutes=minutes)  # type: ignore[operator]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def lectern(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp(f"chat-{request.param}")
-    with ExitStack() as stack:
-        if request.param == "postgresql":
-            reason = live.postgres_unreachable()
-            if reason:
-                skip_or_fail(reason)
-            database_url = stack.enter_context(live.throwaway_postgres())
-        else:
-            database_url = live.sqlite_url(folder)
-        env = live.lectern_env(folder, database_url)
-        live.prepare_instance(env)
-        server = stack.enter_context(live.gunicorn("app:create_app()", env, folder, name=f"chat-{request.param}"))
-        engine = create_engine(database_url)
-        stack.callback(engine.dispose)
-        yield Live(server, engine)
-        assert server.server_errors() == [], server.log_tail()
+@pytest.fixture(scope="module")
+def chats_live(request: pytest.FixtureRequest) -> Live:
+    """The RSVP burst's server on each backend (its `lectern` fixture), seen from the chats' side."""
+    served: rsvp_burst.Live = request.getfixturevalue("lectern")
+    return Live(served.server, served.engine)
 
 
 def book(form: live.RsvpForm, *, email: str, slot: int) -> requests.Response:
@@ -129,11 +114,12 @@ def accepted(response: requests.Response) -> bool:
     return response.status_code == 303
 
 
-def test_300_simultaneous_bookings_for_10_slots_of_2_give_exactly_20(lectern: Live) -> None:
-    slots = lectern.fresh_slots(10, 2)
+def test_300_simultaneous_bookings_for_10_slots_of_2_give_exactly_20(chats_live: Live) -> None:
+    site = chats_live
+    slots = site.fresh_slots(10, 2)
     run = uuid.uuid4().hex[:8]
     emails = [f"chat-{run}-{i}@example.org" for i in range(300)]
-    forms = open_forms(lectern.server, len(emails))
+    forms = open_forms(site.server, len(emails))
 
     responses = all_at_once(
         [
@@ -146,18 +132,19 @@ def test_300_simultaneous_bookings_for_10_slots_of_2_give_exactly_20(lectern: Li
     refused = [r for r in responses if not accepted(r)]
     assert {r.status_code for r in refused} == {409}, statuses(responses)
     assert all("This slot is full" in r.text for r in refused), "everyone else is told, in words"
-    booked = lectern.bookings()
+    booked = site.bookings()
     assert len(booked) == 20
     assert Counter(slot for _, slot in booked) == dict.fromkeys(slots, 2), "two in every slot, none over"
     accepted_emails = {email for email, r in zip(emails, responses, strict=True) if accepted(r)}
     assert {email for email, _ in booked} == accepted_emails, "every accepted booking is stored"
-    assert set(lectern.signed_up()) == accepted_emails, "a refused booking signs nobody up"
+    assert set(site.signed_up()) == accepted_emails, "a refused booking signs nobody up"
 
 
-def test_the_same_email_twice_at_once_gives_one_booking(lectern: Live) -> None:
-    slots = lectern.fresh_slots(10, 2)
+def test_the_same_email_twice_at_once_gives_one_booking(chats_live: Live) -> None:
+    site = chats_live
+    slots = site.fresh_slots(10, 2)
     emails = [f"twice-{uuid.uuid4().hex[:8]}@example.org" for _ in range(5)]
-    forms = open_forms(lectern.server, 2 * len(emails))
+    forms = open_forms(site.server, 2 * len(emails))
 
     # Each email from two browsers at the same moment, for two different slots.
     attempts = [(forms[2 * i + k], email, slots[(2 * i + k) % 10]) for i, email in enumerate(emails) for k in (0, 1)]
@@ -166,6 +153,6 @@ def test_the_same_email_twice_at_once_gives_one_booking(lectern: Live) -> None:
     )
 
     assert all(accepted(r) for r in responses), statuses(responses)
-    booked = lectern.bookings()
+    booked = site.bookings()
     assert Counter(email for email, _ in booked) == dict.fromkeys(emails, 1)
-    assert Counter(lectern.signed_up()) == dict.fromkeys(emails, 1)
+    assert Counter(site.signed_up()) == dict.fromkeys(emails, 1)
