@@ -259,9 +259,9 @@ def book(
     if now_phase is Phase.FIRST_COME and _taken(session, chosen[0].id) >= chosen[0].capacity:
         raise _full_error()
     address = signups.normalise_email(email)
-    if signups.active_rsvp(session, talk, address) is not None:
+    existing = signups.active_rsvp(session, talk, address)
+    if existing is not None:
         # Checked before signing up, which would say the same: here the email mentions the chat.
-        existing = signups.active_rsvp(session, talk, address)
         outbox.add(session, "rsvp.manage_link", rsvp=existing, talk=talk, chat=True)
         return BookingResult(existing, created=False)
     modes = signups.modes(talk)
@@ -300,16 +300,13 @@ def _place(session: Session, talk: Talk, rsvp: Rsvp, slot: ChatSlot, now: dateti
     session.add(ChatBooking(slot_id=slot.id, rsvp_id=rsvp.id, talk_id=talk.id, booked_at=now, drawn=drawn))
     session.execute(delete(ChatRequest).where(ChatRequest.rsvp_id == rsvp.id))
     session.flush()
-    outbox.add(
-        session,
-        "chat.confirmation",
-        rsvp=rsvp,
-        talk=talk,
-        slot=snapshot(slot),
-        sequence=rsvp.chat_sequence,
-        drawn=drawn,
-    )
+    _tell(session, "chat.confirmation", talk, rsvp, slot, drawn=drawn)
     schedule_changed(session, talk)
+
+
+def _tell(session: Session, kind: str, talk: Talk, rsvp: Rsvp, slot: ChatSlot, **payload: Any) -> None:
+    """An email about this person's chat in `slot`, with the invite's SEQUENCE as it stands now."""
+    outbox.add(session, kind, rsvp=rsvp, talk=talk, slot=snapshot(slot), sequence=rsvp.chat_sequence, **payload)
 
 
 def _write_wishes(session: Session, talk: Talk, rsvp: Rsvp, slots: list[ChatSlot], now: datetime) -> None:
@@ -362,15 +359,7 @@ def choose_slot(
     rsvp.chat_sequence += 1
     session.flush()
     session.expire(booking, ["slot"])
-    outbox.add(
-        session,
-        "chat.moved",
-        rsvp=rsvp,
-        talk=talk,
-        slot=snapshot(slot),
-        sequence=rsvp.chat_sequence,
-        by_organizer=by_organizer,
-    )
+    _tell(session, "chat.moved", talk, rsvp, slot, by_organizer=by_organizer)
     schedule_changed(session, talk)
     return booking
 
@@ -430,9 +419,7 @@ def _free(session: Session, talk: Talk, rsvp: Rsvp, booking: ChatBooking, *, rea
     session.delete(booking)
     rsvp.chat_sequence += 1
     session.flush()
-    outbox.add(
-        session, "chat.cancelled", rsvp=rsvp, talk=talk, slot=snapshot(slot), sequence=rsvp.chat_sequence, reason=reason
-    )
+    _tell(session, "chat.cancelled", talk, rsvp, slot, reason=reason)
     schedule_changed(session, talk)
 
 
@@ -545,16 +532,7 @@ def bookings_in(session: Session, slot_id: int) -> list[ChatBooking]:
 def _tell_moved(session: Session, talk: Talk, slot: ChatSlot, people: list[ChatBooking], **payload: Any) -> None:
     for booking in people:
         booking.rsvp.chat_sequence += 1
-        outbox.add(
-            session,
-            "chat.moved",
-            rsvp=booking.rsvp,
-            talk=talk,
-            slot=snapshot(slot),
-            sequence=booking.rsvp.chat_sequence,
-            by_organizer=True,
-            **payload,
-        )
+        _tell(session, "chat.moved", talk, booking.rsvp, slot, by_organizer=True, **payload)
 
 
 def delete_slot(session: Session, slot_id: int, now: datetime) -> int:
@@ -724,7 +702,7 @@ def _augment(
 
 def draw_inputs(session: Session, talk: Talk) -> dict[str, Any]:
     """What the draw is given: the slots' places and the wishes of the people still signed up."""
-    capacity = {str(slot.id): slot.capacity - taken for slot, taken in _slot_places(session, talk.id)}
+    capacity = {str(place.slot.id): place.left for place in places(session, talk.id)}
     rows = session.execute(
         select(ChatRequest.rsvp_id, ChatRequest.slot_id)
         .join(Rsvp, Rsvp.id == ChatRequest.rsvp_id)
@@ -740,10 +718,6 @@ def draw_inputs(session: Session, talk: Talk) -> dict[str, Any]:
         else []
     )
     return {"slots": capacity, "wishes": wishes, "later": later}
-
-
-def _slot_places(session: Session, talk_id: int) -> list[tuple[ChatSlot, int]]:
-    return [(p.slot, p.taken) for p in places(session, talk_id)]
 
 
 def had_a_chat_this_semester(session: Session, talk: Talk, rsvp_ids: list[int]) -> set[int]:
@@ -942,15 +916,7 @@ def follow_the_talk(change: TalkChange) -> None:
         for slot, people in bookings_by_slot(session, talk.id):
             for booking in people:
                 booking.rsvp.chat_sequence += 1
-                outbox.add(
-                    session,
-                    "chat.cancelled",
-                    rsvp=booking.rsvp,
-                    talk=talk,
-                    slot=snapshot(slot),
-                    sequence=booking.rsvp.chat_sequence,
-                    reason="talk_cancelled",
-                )
+                _tell(session, "chat.cancelled", talk, booking.rsvp, slot, reason="talk_cancelled")
         return
     reinstated = change.before.status == TalkStatus.CANCELLED and change.after.status != TalkStatus.CANCELLED
     if not shift and not reinstated:

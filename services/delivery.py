@@ -341,19 +341,8 @@ def announcement_email(session: Session, message: OutboxMessage, tools: Tools, n
     try:
         email = announcement.compose(talk.series, to=to.email, payload=message.payload, now=now)
     except Exception as error:  # a bug or bad data: back off instead of failing every sweep
-        log.exception("announcement for outbox message %s could not be written", message.id)
-        return try_again(f"could not be written: {error!r}", "failed to compose, will try again")
-    message_id, talk_id = message.id, talk.id
-
-    def send() -> Result:
-        try:
-            tools.mailer.send(email)
-        except MailError as error:
-            log.warning("announcement of talk %s (outbox message %s) not sent: %s", talk_id, message_id, error)
-            return try_again(str(error))
-        return done("sent")
-
-    return send
+        return _not_written(message, error)
+    return _sender(tools, email, message, f"talk {talk.id}")
 
 
 HANDLERS[outbox.ANNOUNCEMENT_EMAIL] = announcement_email
