@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from adapters.meetings import Meeting as ProviderMeeting
@@ -64,10 +64,21 @@ class MeetingRuleError(ValueError):
 
 
 def meeting_of(session: Session, talk_id: int) -> Meeting | None:
-    """The talk's meeting, if it has one that still exists at the provider."""
-    return session.scalars(
-        select(Meeting).where(Meeting.talk_id == talk_id, Meeting.status == MeetingStatus.ACTIVE)
-    ).first()
+    """The talk's meeting, if it has one that still exists at the provider.
+
+    Asked on every sign-up, where most talks have none: the look-up runs on the table (no ORM
+    entity to build for "none"), and the meeting is loaded only when there is one.
+    """
+    if session.autoflush:
+        session.flush()  # as a query on the class would: a meeting changed in this unit of work counts
+    meeting_id = session.scalar(_ACTIVE_MEETING_ID, {"talk_id": talk_id})
+    return None if meeting_id is None else session.get(Meeting, meeting_id)
+
+
+_MEETING = Meeting.__table__
+_ACTIVE_MEETING_ID = select(_MEETING.c.id).where(
+    _MEETING.c.talk_id == bindparam("talk_id"), _MEETING.c.status == MeetingStatus.ACTIVE
+)
 
 
 def registrant_of(session: Session, rsvp_id: int) -> Registrant | None:

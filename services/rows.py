@@ -46,14 +46,29 @@ def insert(session: Session, obj: T, statement: Insert) -> T:
     return written
 
 
-def insert_unless_conflict(session: Session, obj: T, statement: Insert) -> T | None:
+def insert_unless_conflict(
+    session: Session,
+    obj: T,
+    statement: Insert,
+    *,
+    computed: tuple[str, ...] = (),
+    params: dict[str, Any] | None = None,
+) -> T | None:
     """As `insert`, for a statement with ON CONFLICT DO NOTHING: None when it wrote no row,
-    and then `obj` stays out of the session."""
+    and then `obj` stays out of the session.
+
+    `computed` names the columns whose value the statement works out itself (in its VALUES, by
+    an SQL expression): they are not sent, and the statement RETURNs them after the primary
+    key, in that order, for `obj` to take. `params` are the bound parameters of those
+    expressions.
+    """
     state = inspect(obj)
     mapper = state.mapper
-    values = {}
+    values = dict(params or {})
     for prop in mapper.column_attrs:
         column = prop.columns[0]
+        if prop.key in computed:
+            continue
         if prop.key not in state.dict:
             if column.primary_key:
                 continue  # the database gives it
@@ -62,8 +77,9 @@ def insert_unless_conflict(session: Session, obj: T, statement: Insert) -> T | N
     row = session.execute(statement, values).first()
     if row is None:
         return None
-    for column, value in zip(mapper.primary_key, row, strict=True):
-        setattr(obj, mapper.get_property_by_column(column).key, value)
+    returned = [mapper.get_property_by_column(column).key for column in mapper.primary_key] + list(computed)
+    for key, value in zip(returned, row, strict=True):
+        setattr(obj, key, value)
     make_transient_to_detached(obj)
     if state.key in session.identity_map:
         # An object of a unit of work rolled back earlier in this session, whose id the

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import Insert, bindparam, func, select, text
+from sqlalchemy import Insert, bindparam, case, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -348,54 +348,77 @@ def sign_up(
     # depends on the talk and on what they typed, never on whether the address is signed up.
     if mode == "online" and not _online_has_room(session, talk):
         raise SignupError("The online places for this talk are all taken.", "mode", conflict=True)
-    existing = active_rsvp(session, talk, address)
-    if existing is not None:
-        outbox.add(session, "rsvp.manage_link", rsvp=existing, talk=talk)
-        return SignupResult(existing, created=False)
-    if mode == "room":
-        status = RsvpStatus.SEATED if _has_free_seat(session, talk) else RsvpStatus.WAITING
-    else:
-        status = RsvpStatus.ONLINE
-    # One statement, no savepoint: the lock makes the look-up above enough, and should a path
-    # ever miss it, the unique index turns the duplicate into no row instead of an error.
-    rsvp = rows.insert_unless_conflict(
-        session,
-        Rsvp(
-            talk_id=talk.id,
-            talk=talk,
-            email=address,
-            name=name[:200],
-            affiliation=one_line(affiliation)[:300] if talk.ask_affiliation else "",
-            question=question.strip()[:4000] if talk.ask_question else "",
-            status=status,
-            queued_at=now,
-            token_nonce=secrets.token_hex(8),
-            sequence=0,
-        ),
-        _insert_unless_signed_up(session),
+    new = Rsvp(
+        talk_id=talk.id,
+        talk=talk,
+        email=address,
+        name=name[:200],
+        affiliation=one_line(affiliation)[:300] if talk.ask_affiliation else "",
+        question=question.strip()[:4000] if talk.ask_question else "",
+        queued_at=now,
+        token_nonce=secrets.token_hex(8),
+        sequence=0,
     )
+    # One statement writes the sign-up, unless the address has one (the one-active-sign-up
+    # index: no row then), and for the room works out its state from the seats taken, counted
+    # in the same statement. The talk is locked, so the count cannot change before the commit;
+    # on PostgreSQL the statement's snapshot is taken after the lock was granted.
+    if mode == "room" and talk.seats is not None:
+        rsvp = rows.insert_unless_conflict(
+            session,
+            new,
+            _insert_statement(session, seat_if_free=True),
+            computed=("status",),
+            params={"seat_talk": talk.id, "seats": talk.seats},
+        )
+    else:
+        new.status = RsvpStatus.SEATED if mode == "room" else RsvpStatus.ONLINE
+        rsvp = rows.insert_unless_conflict(session, new, _insert_statement(session, seat_if_free=False))
     if rsvp is None:
-        # The unique index caught a second active RSVP for this email: treat it as a repeat.
+        # Already signed up: the owner is sent their link again, and nothing changes.
         existing = active_rsvp(session, talk, address)
         if existing is None:
             raise RuntimeError("the unique index refused a sign-up for an address not signed up")
         outbox.add(session, "rsvp.manage_link", rsvp=existing, talk=talk)
         return SignupResult(existing, created=False)
-    _transition(session, talk, rsvp, status, Cause.SIGNED_UP, now, new=True)
+    _transition(session, talk, rsvp, rsvp.status, Cause.SIGNED_UP, now, new=True)
     return SignupResult(rsvp, created=True)
 
 
+# A seat while the seats taken are fewer than the talk's seats, else the waiting list.
+_SEATED_OR_WAITING = case(
+    (
+        select(func.count(_RSVP.c.id))
+        .where(_RSVP.c.talk_id == bindparam("seat_talk"), _RSVP.c.status == RsvpStatus.SEATED)
+        .scalar_subquery()
+        < bindparam("seats"),
+        literal(RsvpStatus.SEATED.value),
+    ),
+    else_=literal(RsvpStatus.WAITING.value),
+)
+
+
+def _build_insert(dialect: Any, *, seat_if_free: bool) -> Insert:
+    statement = dialect.insert(_RSVP)
+    if seat_if_free:
+        statement = statement.values(status=_SEATED_OR_WAITING)
+    statement = statement.on_conflict_do_nothing(
+        index_elements=[_RSVP.c.talk_id, _RSVP.c.email], index_where=text(ACTIVE_RSVP)
+    )
+    return statement.returning(_RSVP.c.id, _RSVP.c.status) if seat_if_free else statement.returning(_RSVP.c.id)
+
+
 _INSERTS = {
-    dialect.dialect.name: dialect.insert(_RSVP)
-    .on_conflict_do_nothing(index_elements=[_RSVP.c.talk_id, _RSVP.c.email], index_where=text(ACTIVE_RSVP))
-    .returning(_RSVP.c.id)
+    (dialect.dialect.name, seat_if_free): _build_insert(dialect, seat_if_free=seat_if_free)
     for dialect in (sqlite, postgresql)
+    for seat_if_free in (False, True)
 }
 
 
-def _insert_unless_signed_up(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING on the one-active-sign-up index, RETURNING the new id."""
-    return _INSERTS[session.get_bind().dialect.name]
+def _insert_statement(session: Session, *, seat_if_free: bool) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING on the one-active-sign-up index, RETURNING the new id
+    (and, with `seat_if_free`, the state it worked out: seated or waiting)."""
+    return _INSERTS[(session.get_bind().dialect.name, seat_if_free)]
 
 
 def fill_seats(session: Session, talk: Talk, now: datetime) -> list[Rsvp]:

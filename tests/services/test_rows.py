@@ -99,6 +99,24 @@ def test_a_conflict_writes_nothing_and_leaves_the_object_out_of_the_session(ctx:
     assert db.session.scalars(select(Rsvp.id)).all() == [first.id]  # type: ignore[union-attr]
 
 
+def test_a_column_the_statement_works_out_is_read_back_and_not_left_to_flush(ctx: Flask) -> None:
+    talk = make_talk(seats=5)
+    table = Rsvp.__table__
+    named_by_statement = (
+        table.insert().values(name=sa.func.upper(sa.bindparam("typed"))).returning(table.c.id, table.c.name)
+    )
+    rsvp = new_rsvp(talk, "ada@example.org")
+
+    written = rows.insert_unless_conflict(
+        db.session, rsvp, named_by_statement, computed=("name",), params={"typed": "ada lovelace"}
+    )
+
+    assert written is rsvp and rsvp.name == "ADA LOVELACE"
+    assert not db.session.dirty and inspect(rsvp).persistent
+    db.session.commit()
+    assert db.session.scalar(select(Rsvp.name).where(Rsvp.id == rsvp.id)) == "ADA LOVELACE"
+
+
 def test_an_id_given_out_again_after_a_rollback_goes_to_the_object_left_over(ctx: Flask) -> None:
     talk = make_talk(seats=5)
     rolled_back = rows.insert(db.session, new_rsvp(talk, "ada@example.org"), rows.insert_statement(Rsvp))
