@@ -22,8 +22,10 @@ whose queue the consumer serves, pushed for that task alone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 import links
 from extensions import db
 from models import Rsvp, Talk
-from services import chat_mail, chats, delivery, mail_text, meetings, outbox, signups
+from services import chat_mail, chats, delivery, locks, mail_text, meetings, outbox, signups
 from services.tokens import manage_token, speaker_token
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,47 @@ class SqliteQueueStorage(SqliteStorage):
     """Huey's SQLite queue, synced as Lectern's SQLite database is (services/locks.py): WAL with
     synchronous=NORMAL, no fsync at each enqueue. A process killed at any moment loses no job;
     a job a power cut loses is found again by the sweep, since its message is owed in the
-    database (if the database kept it)."""
+    database (if the database kept it).
+
+    Writers (web workers enqueueing, the consumer taking jobs) queue for the file's write lock
+    as Lectern's own writers do (`locks.QueuedWriterConnection`, a file lock beside it), and
+    take it at BEGIN: two workers enqueueing at once then wait for each other's few
+    microseconds, not for SQLite's busy handler, which sleeps a millisecond or more per try.
+    """
+
+    begin_sql = "begin immediate"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, factory=locks.QueuedWriterConnection, **kwargs)
 
     def _create_connection(self) -> sqlite3.Connection:
         connection = super()._create_connection()
         connection.execute("PRAGMA synchronous=NORMAL")
         return connection
+
+    @contextlib.contextmanager
+    def db(self, commit: bool = False, close: bool = False) -> Iterator[sqlite3.Cursor]:
+        # Huey's BaseSqlStorage.db, with the writer's place in the queue taken first.
+        with self.lock:  # Huey's own: one thread of this process at a time uses the connection
+            connection = self.conn
+            cursor = connection.cursor()
+            try:
+                if commit:
+                    connection.queue_for_write()  # left by the connection's commit or rollback
+                    cursor.execute(self.begin_sql)
+                yield cursor
+            except Exception:
+                if commit:
+                    connection.rollback()
+                raise
+            else:
+                if commit:
+                    connection.commit()
+            finally:
+                cursor.close()
+                if close:
+                    connection.close()
+                    self._conn = None
 
 
 class AppQueue(Huey):

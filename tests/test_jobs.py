@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,6 +114,35 @@ def test_immediate_mode_belongs_to_the_app_that_enqueues(tmp_path: Path) -> None
     finally:
         dispose(immediate)
         dispose(queued)
+
+
+def test_writers_of_the_sqlite_queue_wait_their_turn_and_every_job_is_kept(tmp_path: Path) -> None:
+    """Enqueueing queues for the file's write lock (as Lectern's own writers do) instead of
+    sleeping in SQLite's busy handler: while someone holds it, an enqueue waits; then it goes in,
+    and enqueues from several threads at once all arrive."""
+    storage = jobs.SqliteQueueStorage(name="lectern", filename=str(tmp_path / "jobs.db"))
+    reader = jobs.SqliteQueueStorage(name="lectern", filename=str(tmp_path / "jobs.db"))  # reads never queue
+    holder = os.open(f"{tmp_path / 'jobs.db'}-write-queue", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    waiting = threading.Thread(target=storage.enqueue, args=(b"first",))
+    waiting.start()
+    waiting.join(timeout=0.5)
+    assert waiting.is_alive(), "the enqueue did not wait for the writer ahead of it"
+    assert reader.queue_size() == 0
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    os.close(holder)
+    waiting.join(timeout=30)
+    assert not waiting.is_alive() and reader.queue_size() == 1
+
+    others = [jobs.SqliteQueueStorage(name="lectern", filename=str(tmp_path / "jobs.db")) for _ in range(4)]
+    threads = [threading.Thread(target=lambda s=other: [s.enqueue(b"job") for _ in range(25)]) for other in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert reader.queue_size() == 101
+    for each in (storage, reader, *others):
+        each.close()
 
 
 def test_the_jobs_module_does_not_import_the_app() -> None:
