@@ -188,6 +188,14 @@ def test_the_first_on_the_waiting_list_gets_the_seat_given_back(
     second.page.goto(promoted)
     expect(second.page.get_by_role("heading", name="You have a seat in the room")).to_be_visible()
     second.step("promoted")
+
+    # Ines, done with the talk, erases her sign-up; the link in her emails then leads nowhere.
+    first.page.get_by_role("button", name="Erase my sign-up").click()
+    expect(first.page.get_by_role("heading", name="Your sign-up is erased")).to_be_visible()
+    first.step("erased")
+    first.page.goto(manage_link(smtp, "ines@example.org", base, "You have a seat in the room"))
+    expect(first.page.get_by_role("heading", name="This sign-up no longer exists")).to_be_visible()
+    first.step("old link after erasing")
     first.assert_accessible()
     second.assert_accessible()
 

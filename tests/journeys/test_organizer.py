@@ -152,5 +152,36 @@ def test_an_organizer_prepares_announces_and_runs_a_talk(
     (row,) = download_csv(ada, tmp_path, "after.csv")
     assert row["checked_in_at"] != "", "the CSV shows the check-in"
 
+    # The speaker's own schedule, through the link the organizers make for them.
+    page.get_by_role("link", name="Chats with the speaker").click()
+    page.get_by_role("button", name="Make the speaker's link").click()
+    speaker_link = page.locator("input.link-copy").first.input_value()
+    assert speaker_link.startswith(f"{base}/chats/speaker/")
+    ada.step("speaker's link made")
+    page.get_by_role("link", name="Printable schedule for the door").click()
+    ada.step("printable chat schedule")
+    page.go_back()
+    page.get_by_role("link", name="Edit", exact=False).first.click()
+    ada.step("chat slot form")
+    speaker = journeys("speaker")
+    speaker.page.goto(speaker_link)
+    expect(speaker.page.get_by_role("heading", level=1)).to_be_visible()
+    speaker.step("speaker's chat schedule")
+
+    # The rest of the organizers' pages, from their menu and the talk's page.
+    page.goto(edit_url)
+    page.get_by_role("link", name="Online meeting").click()
+    page.get_by_role("link", name="Remove meeting").click()
+    ada.step("remove the meeting?")
+    menu = page.get_by_role("navigation", name="Organizer area")
+    menu.get_by_role("link", name="Talks", exact=True).click()
+    page.get_by_role("link", name=f"Delete {TITLE}").click()
+    ada.step("delete the talk?")
+    for name in ("Rooms", "Import", "Organizers", "Audit log", "Undelivered"):
+        menu.get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        ada.step(name)
+
     ada.assert_accessible()
     rosa.assert_accessible()
+    speaker.assert_accessible()
