@@ -9,7 +9,8 @@ PORT ?= 5000
 
 .PHONY: run test install node-deps db demo lint bench bench-rsvp clean
 
-# Node packages for the tests only (oidc-provider, the real OIDC peer); `make run` never needs node.
+# Node packages for the tests only (oidc-provider, the real OIDC peer; axe-core, the accessibility
+# checker injected into pages by the browser journeys); `make run` never needs node.
 # Reinstalled whenever package-lock.json is newer than the stamp (npm ci empties node_modules first).
 NODE_STAMP := node_modules/.stamp-npm-ci
 
@@ -26,7 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 	elif [ "$$CI" = true ]; then \
 	  echo "npm is required in CI: the OIDC integration tests run the npm package oidc-provider" >&2; exit 1; \
 	else \
-	  echo "npm not found: the OIDC integration tests will be skipped" >&2; \
+	  echo "npm not found: the OIDC integration tests and the browser journeys will be skipped" >&2; \
 	fi
 
 node-deps: $(NODE_STAMP)

@@ -197,25 +197,6 @@ def test_series_is_created_from_configuration(app: Flask, client: FlaskClient) -
         assert db.session.scalars(select(Series)).one().timezone == "America/Montreal"
 
 
-def test_talk_page_and_everything_it_loads_weigh_under_50_kb(seeded: Flask, client: FlaskClient) -> None:
-    import re
-
-    page = client.get("/talks/what-quiet-benchmarks-hide")
-    html = page.get_data(as_text=True)
-    loaded = re.findall(r'<link rel="(?:stylesheet|icon)" href="([^"]+)"', html)
-    loaded += re.findall(r'<script[^>]+src="([^"]+)"', html)
-    assert all(url.startswith("/static/") for url in loaded), f"every asset is served by Lectern itself: {loaded}"
-    assets = loaded
-    assert assets, "the stylesheet is found"
-    total = len(page.data)
-    for asset in assets:
-        response = client.get(asset)
-        assert response.status_code == 200, asset
-        total += len(response.data)
-        response.close()
-    assert total < 50 * 1024
-
-
 def test_a_revisit_is_answered_from_the_cache_with_the_same_headers(seeded: Flask, client: FlaskClient) -> None:
     first = client.get("/talks/what-quiet-benchmarks-hide")
     dispatched: list[str] = []
