@@ -49,6 +49,7 @@ START_TIMEOUT = 60.0  # generous: CI machines run other things meanwhile
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 SECRET_KEY = "live-test-secret-key-not-for-production"
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 # Each request names itself in this header; the access log writes it beside the worker's pid.
 PROBE_HEADER = "X-Lectern-Probe"
 ACCESS_LOG_FORMAT = '%(p)s %(s)s %(m)s %(U)s "%({x-lectern-probe}i)s"'
@@ -229,12 +230,16 @@ def start_gunicorn(
     workers: int = WORKERS,
     cwd: Path = ROOT,
     access_log: bool = True,
+    shipped_config: bool = False,
 ) -> Server:
     """gunicorn with sync workers, in its own process group so that stopping it stops the workers too.
 
     Its output goes to `folder/<name>.log`; with access_log, one line a request (worker pid, status,
     method, path, PROBE_HEADER) to `folder/<name>-access.log`. A benchmark turns that off: writing
     it is work the server would not do otherwise.
+
+    With shipped_config, gunicorn reads deploy/gunicorn.conf.py as in production (its access log
+    format, logger and timeouts), told the port, the workers and the access log by its variables.
     """
     port = free_port()
     log = folder / f"{name}.log"
@@ -247,7 +252,11 @@ def start_gunicorn(
         "--no-control-socket",  # gunicorn 27's default socket is one path per user: servers would clash
     ]  # fmt: skip
     access = folder / f"{name}-access.log" if access_log else None
-    if access is not None:
+    if shipped_config:
+        argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--no-control-socket"]
+        env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
+        env["GUNICORN_ACCESS_LOG"] = str(access) if access is not None else ""
+    elif access is not None:
         argv += ["--access-logfile", str(access), "--access-logformat", ACCESS_LOG_FORMAT]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -325,9 +334,12 @@ def gunicorn(
     workers: int = WORKERS,
     cwd: Path = ROOT,
     access_log: bool = True,
+    shipped_config: bool = False,
 ) -> Iterator[Server]:
     """A server answering 200 on `ready_path`; its whole process group is stopped when the block ends."""
-    server = start_gunicorn(name, app_spec, env, folder, workers=workers, cwd=cwd, access_log=access_log)
+    server = start_gunicorn(
+        name, app_spec, env, folder, workers=workers, cwd=cwd, access_log=access_log, shipped_config=shipped_config
+    )
     try:
         wait_until_ready(server, ready_path)
         yield server
