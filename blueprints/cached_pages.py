@@ -4,7 +4,7 @@ The pages every visitor gets alike (a talk page, the home page, the schedules, t
 files, the feed) hold nothing per visitor. The first visit after a change goes through Flask as
 usual (routing, the view, security headers). A talk page's view stores the page itself and this
 middleware records the headers Flask sent with it; for the other pages this middleware keeps
-the whole response, when the view said how long it holds (`shared_until`). Later visits are
+the whole response, when the view said how long it holds (SHARED_UNTIL). Later visits are
 answered here, from memory, with those same bytes and headers: no routing, no database, no
 rendering.
 
