@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install node-deps db demo lint bench bench-rsvp clean
+.PHONY: run test install node-deps db demo lint bench bench-rsvp bench-proxy clean
 
 # Node packages for the tests only (oidc-provider, the real OIDC peer; axe-core, the accessibility
 # checker injected into pages by the browser journeys); `make run` never needs node.
@@ -57,6 +57,10 @@ bench: install
 
 bench-rsvp: install
 	$(BIN)/python bench/rsvp_burst.py
+
+# nginx with deploy/nginx/lectern.conf in front of gunicorn, against nginx serving the same bytes as files.
+bench-proxy: install
+	$(BIN)/python bench/proxy_read.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from adapters.meetings import build_meeting_provider
 from adapters.ratelimits import LocalMemoryStorage
-from blueprints import auth, chats, errors, guards, organize, public, rsvp, speakers, webhooks
+from blueprints import auth, chats, errors, guards, health, organize, public, rsvp, speakers, webhooks
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
@@ -162,6 +162,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(chats.bp)
     app.register_blueprint(speakers.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

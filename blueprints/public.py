@@ -5,14 +5,15 @@ None of these pages reads or writes the session, so no cookie is set and proxies
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 import links
-from blueprints.cached_pages import talk_key
+from blueprints.cached_pages import SHARED_UNTIL, talk_key
 from extensions import db
 from models import Series, Talk
 from services import chats, feed, ics, meetings, richtext, signups, talks, timefmt
@@ -50,6 +51,35 @@ def safe_url(url: str | None) -> str:
     return url if url and urlsplit(url).scheme.lower() in ("http", "https", "mailto") else ""
 
 
+def next_midnight(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The start of the series' next day: when "today" (the current semester) may change."""
+    tomorrow = moment.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(), tzinfo=tz).astimezone(UTC)
+
+
+def shared(body: str | bytes, mimetype: str, moment: datetime, valid_until: datetime | None) -> Response:
+    """A page everyone gets alike, as it stands at `moment` and until `valid_until` (None: until
+    the content changes).
+
+    Proxies and browsers may keep it PUBLIC_PAGE_MAX_AGE seconds, or until `valid_until` when
+    that comes sooner; each worker keeps it in memory until the content or `valid_until` changes
+    it (blueprints/cached_pages.py).
+    """
+    response = Response(body, mimetype=mimetype)
+    max_age = int(current_app.config["PUBLIC_PAGE_MAX_AGE"])
+    if valid_until is not None:
+        max_age = max(0, min(max_age, math.ceil((valid_until - moment).total_seconds())))
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    request.environ[SHARED_UNTIL] = valid_until
+    return response
+
+
+def first_end(talks_shown: list[Talk], moment: datetime) -> datetime | None:
+    """When the first of these talks ends, and so leaves a list of talks that have not ended."""
+    return min((talk.ends_at for talk in talks_shown if talk.ends_at > moment), default=None)
+
+
 @bp.app_context_processor
 def helpers() -> dict[str, object]:
     return {
@@ -61,13 +91,13 @@ def helpers() -> dict[str, object]:
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> Response:
     the_series = series()
     tz = ZoneInfo(the_series.timezone)
     moment = now()
     upcoming = talks.upcoming_talks(db.session, moment, limit=12)
     current = talks.current_schedule(talks.all_schedules(db.session, tz), moment.astimezone(tz).date())
-    return render_template(
+    body = render_template(
         "index.html",
         series=the_series,
         tz=tz,
@@ -76,6 +106,10 @@ def index() -> str:
         current=current,
         now=moment,
     )
+    # The page changes when a talk shown ends (the next one moves up) and when the day changes.
+    ends = first_end(upcoming, moment)
+    midnight = next_midnight(moment, tz)
+    return shared(body, "text/html", moment, min(ends, midnight) if ends else midnight)
 
 
 @bp.get("/talks/<slug>")
@@ -123,30 +157,33 @@ def talk_calendar(slug: str) -> Response:
     talk = talks.talk_by_slug(db.session, slug)
     if talk is None:
         abort(404)
-    body = ics.public_calendar(talk.series, [talk], domain=site_domain(), url_for_talk=talk_url, stamp=now())
-    return _calendar_response(body, f"{talk.slug}.ics")
+    moment = now()
+    body = ics.public_calendar(talk.series, [talk], domain=site_domain(), url_for_talk=talk_url, stamp=moment)
+    return _calendar_response(body, f"{talk.slug}.ics", moment)
 
 
 @bp.get("/calendar.ics")
 def series_calendar() -> Response:
+    moment = now()
     body = ics.public_calendar(
-        series(), talks.all_public_talks(db.session), domain=site_domain(), url_for_talk=talk_url, stamp=now()
+        series(), talks.all_public_talks(db.session), domain=site_domain(), url_for_talk=talk_url, stamp=moment
     )
-    return _calendar_response(body, "calendar.ics")
+    return _calendar_response(body, "calendar.ics", moment)
 
 
-def _calendar_response(body: bytes, filename: str) -> Response:
-    response = Response(body, mimetype="text/calendar")
+def _calendar_response(body: bytes, filename: str, moment: datetime) -> Response:
+    """Every talk, past or not: a calendar file changes with the content only (its DTSTAMP says
+    when it was written)."""
+    response = shared(body, "text/calendar", moment, None)
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["PUBLIC_PAGE_MAX_AGE"]
     return response
 
 
 @bp.get("/feed.atom")
 def atom_feed() -> Response:
     the_series = series()
-    upcoming = talks.upcoming_talks(db.session, now())
+    moment = now()
+    upcoming = talks.upcoming_talks(db.session, moment)
     updated = max((talk.updated_at for talk in upcoming), default=the_series.updated_at)
     body = feed.upcoming_feed(
         the_series,
@@ -156,10 +193,8 @@ def atom_feed() -> Response:
         url_for_talk=talk_url,
         updated=updated,
     )
-    response = Response(body, mimetype="application/atom+xml")
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["PUBLIC_PAGE_MAX_AGE"]
-    return response
+    # Talks that have not ended: the feed changes when the first of them ends.
+    return shared(body, "application/atom+xml", moment, first_end(upcoming, moment))
 
 
 @bp.get("/talks")
@@ -168,20 +203,25 @@ def talk_list() -> Response:
 
 
 @bp.get("/semesters")
-def semester_list() -> str:
+def semester_list() -> Response:
     the_series = series()
     tz = ZoneInfo(the_series.timezone)
+    moment = now()
     schedules = talks.all_schedules(db.session, tz)
-    current = talks.current_schedule(schedules, now().astimezone(tz).date())
-    return render_template("semesters.html", series=the_series, schedules=schedules, current=current, tz=tz)
+    current = talks.current_schedule(schedules, moment.astimezone(tz).date())
+    body = render_template("semesters.html", series=the_series, schedules=schedules, current=current, tz=tz)
+    # "Current" marks the semester running today: it may move at midnight.
+    return shared(body, "text/html", moment, next_midnight(moment, tz))
 
 
 @bp.get("/semesters/<slug>")
-def semester_page(slug: str) -> str:
+def semester_page(slug: str) -> Response:
     the_series = series()
     tz = ZoneInfo(the_series.timezone)
     semester = talks.semester_by_slug(db.session, slug)
     if semester is None:
         abort(404)
     schedule = talks.semester_schedule(db.session, semester, tz)
-    return render_template("semester.html", series=the_series, schedule=schedule, tz=tz, now=now())
+    # A semester's schedule shows its talks and entries alike, past or not: it changes with the content only.
+    body = render_template("semester.html", series=the_series, schedule=schedule, tz=tz)
+    return shared(body, "text/html", now(), None)

@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,6 +49,7 @@ START_TIMEOUT = 60.0  # generous: CI machines run other things meanwhile
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 SECRET_KEY = "live-test-secret-key-not-for-production"
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 # Each request names itself in this header; the access log writes it beside the worker's pid.
 PROBE_HEADER = "X-Lectern-Probe"
 ACCESS_LOG_FORMAT = '%(p)s %(s)s %(m)s %(U)s "%({x-lectern-probe}i)s"'
@@ -228,12 +230,16 @@ def start_gunicorn(
     workers: int = WORKERS,
     cwd: Path = ROOT,
     access_log: bool = True,
+    shipped_config: bool = False,
 ) -> Server:
     """gunicorn with sync workers, in its own process group so that stopping it stops the workers too.
 
     Its output goes to `folder/<name>.log`; with access_log, one line a request (worker pid, status,
     method, path, PROBE_HEADER) to `folder/<name>-access.log`. A benchmark turns that off: writing
     it is work the server would not do otherwise.
+
+    With shipped_config, gunicorn reads deploy/gunicorn.conf.py as in production (its access log
+    format, logger and timeouts), told the port, the workers and the access log by its variables.
     """
     port = free_port()
     log = folder / f"{name}.log"
@@ -246,7 +252,11 @@ def start_gunicorn(
         "--no-control-socket",  # gunicorn 27's default socket is one path per user: servers would clash
     ]  # fmt: skip
     access = folder / f"{name}-access.log" if access_log else None
-    if access is not None:
+    if shipped_config:
+        argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--no-control-socket"]
+        env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers)}
+        env["GUNICORN_ACCESS_LOG"] = str(access) if access is not None else ""
+    elif access is not None:
         argv += ["--access-logfile", str(access), "--access-logformat", ACCESS_LOG_FORMAT]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -324,14 +334,144 @@ def gunicorn(
     workers: int = WORKERS,
     cwd: Path = ROOT,
     access_log: bool = True,
+    shipped_config: bool = False,
 ) -> Iterator[Server]:
     """A server answering 200 on `ready_path`; its whole process group is stopped when the block ends."""
-    server = start_gunicorn(name, app_spec, env, folder, workers=workers, cwd=cwd, access_log=access_log)
+    server = start_gunicorn(
+        name, app_spec, env, folder, workers=workers, cwd=cwd, access_log=access_log, shipped_config=shipped_config
+    )
     try:
         wait_until_ready(server, ready_path)
         yield server
     finally:
         stop(server)
+
+
+# --- nginx in front: the shipped site file (deploy/nginx/lectern.conf) ---------------------------
+
+NGINX_SITE = ROOT / "deploy" / "nginx" / "lectern.conf"
+NGINX_MIME_TYPES = Path("/etc/nginx/mime.types")
+
+
+def nginx_unavailable() -> str | None:
+    """Why nginx cannot be run here, or None when it can."""
+    if shutil.which("nginx") is None:
+        return "nginx is not installed (Debian: apt-get install nginx)"
+    if not NGINX_MIME_TYPES.is_file():
+        return f"{NGINX_MIME_TYPES} is missing (Debian's nginx-common installs it)"
+    return None
+
+
+def render_site(folder: Path, *, upstreams: list[str], port: int, static_root: Path = ROOT / "static") -> str:
+    """The shipped site file with this run's addresses and folders in place of the documented ones."""
+    text = NGINX_SITE.read_text()
+    replacements = {
+        "server 127.0.0.1:8000;": " ".join(f"server {upstream};" for upstream in upstreams),
+        "listen 80;": f"listen 127.0.0.1:{port};",
+        "listen [::]:80;": "",
+        "/var/cache/nginx/lectern": str(folder / "nginx-cache"),
+        "/var/log/nginx/lectern.access.log": str(folder / "nginx-access.log"),
+        "/var/log/nginx/lectern.error.log": str(folder / "nginx-error.log"),
+        "/srv/lectern/static/": f"{static_root}/",
+    }
+    for documented, ours in replacements.items():
+        if documented not in text:
+            raise LiveError(f"{NGINX_SITE} no longer holds {documented!r}: update render_site")
+        text = text.replace(documented, ours)
+    return text
+
+
+def nginx_conf(folder: Path, site: str, *, extra_http: str = "", workers: int = 1) -> Path:
+    """A main nginx.conf in `folder` around `site` (and `extra_http`, more server blocks), as
+    Debian's /etc/nginx/nginx.conf is around a site: pid, logs and temporary files in `folder`."""
+    (folder / "nginx-site.conf").write_text(site)
+    temp = folder / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    user = "user root;\n" if os.geteuid() == 0 else ""  # as root, workers would run as nobody
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"""{user}worker_processes {workers};
+pid {folder / "nginx.pid"};
+error_log {folder / "nginx-main-error.log"} warn;
+events {{ worker_connections 1024; }}
+http {{
+    include {NGINX_MIME_TYPES};
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    client_body_temp_path {temp / "body"};
+    proxy_temp_path {temp / "proxy"};
+    fastcgi_temp_path {temp / "fastcgi"};
+    uwsgi_temp_path {temp / "uwsgi"};
+    scgi_temp_path {temp / "scgi"};
+    include {folder / "nginx-site.conf"};
+{extra_http}
+}}
+"""
+    )
+    return conf
+
+
+def nginx_test(conf: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on a main configuration: 0 when it loads."""
+    argv = ["nginx", "-t", "-e", "stderr", "-p", str(conf.parent), "-c", str(conf)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+@dataclass
+class Proxy:
+    port: int
+    process: subprocess.Popen[bytes]
+    folder: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    @property
+    def access_log(self) -> Path:
+        return self.folder / "nginx-access.log"
+
+    def log_tail(self, lines: int = 40) -> str:
+        texts = []
+        for name in ("nginx.log", "nginx-main-error.log", "nginx-error.log"):
+            with contextlib.suppress(OSError):
+                texts.append("\n".join((self.folder / name).read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(texts) or "(no log)"
+
+
+@contextlib.contextmanager
+def nginx(conf: Path, port: int) -> Iterator[Proxy]:
+    """nginx on `conf` in the foreground, in its own process group, answering on `port` until the block ends."""
+    checked = nginx_test(conf)
+    if checked.returncode != 0:
+        raise LiveError(f"nginx -t refused {conf}:\n{checked.stderr}")
+    with (conf.parent / "nginx.log").open("wb") as out:
+        process = subprocess.Popen(
+            ["nginx", "-e", "stderr", "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    proxy = Proxy(port=port, process=process, folder=conf.parent)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise LiveError(f"nginx exited ({process.returncode}):\n{proxy.log_tail()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise LiveError(f"nginx: no answer on port {port}:\n{proxy.log_tail()}")
+            time.sleep(0.05)
+        yield proxy
+    finally:
+        stop_process_group(process, "nginx")
 
 
 # --- the attendee's side -------------------------------------------------------------------
