@@ -854,16 +854,22 @@ def schedule_changed(session: Session, talk: Talk) -> None:
 def queue_closed_schedules(session: Session, now: datetime) -> int:
     """The periodic job: talks whose chat sign-up has closed send their speakers the schedule."""
     locks.begin_write(session)
+    # Each talk locked (in one order) and read as it is once locked: a second consumer running
+    # this job at the same moment waits, then finds the schedule marked sent and skips the talk.
     talks = session.scalars(
-        select(Talk).where(
+        select(Talk)
+        .where(
             Talk.chat_schedule_sent_at.is_(None),
             Talk.ends_at > now - timedelta(days=1),
             select(ChatSlot.id).where(ChatSlot.talk_id == Talk.id).exists(),
         )
+        .order_by(Talk.id)
+        .with_for_update(of=Talk)
+        .execution_options(populate_existing=True)
     ).all()
     count = 0
     for talk in talks:
-        if not is_open(talk, now) and not talk.is_cancelled:
+        if talk.chat_schedule_sent_at is None and not is_open(talk, now) and not talk.is_cancelled:
             count += queue_speaker_schedules_for(session, talk, now)
     return count
 

@@ -470,13 +470,19 @@ def queue_reminders(session: Session, now: datetime, ahead: timedelta = timedelt
     A talk moved to a later day after its reminder went out gets a new one for its new date.
     """
     begin_write(session)
+    # Each talk locked (in one order) and read as it is once locked: a second consumer running
+    # this job at the same moment waits, then sees the reminder marked sent and skips the talk.
     soon = session.scalars(
-        select(Talk).where(
+        select(Talk)
+        .where(
             Talk.starts_at > now,
             Talk.starts_at <= now + ahead,
             Talk.status != TalkStatus.CANCELLED,
             Talk.published.is_(True),
         )
+        .order_by(Talk.id)
+        .with_for_update(of=Talk)
+        .execution_options(populate_existing=True)
     ).all()
     count = 0
     for talk in soon:
