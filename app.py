@@ -30,6 +30,8 @@ from services.pagecache import PageCache
 
 HERE = Path(__file__).resolve().parent
 LOCAL_LIMITS = f"{LocalMemoryStorage.STORAGE_SCHEME[0]}://"
+# Seconds a request waits for Redis (content version, rate limits) before going on without it.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
 def create_app(config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
@@ -69,10 +71,12 @@ def register_extensions(app: Flask) -> None:
     version: Version
     if app.config["REDIS_URL"]:
         # Several hosts: the version lives where they all can see it.
-        version = RedisContentVersion(redis.Redis.from_url(app.config["REDIS_URL"]))
+        version = RedisContentVersion(redis.Redis.from_url(app.config["REDIS_URL"], **REDIS_TIMEOUTS))
     else:
         version = ContentVersion(app.config["CONTENT_VERSION_FILE"])
     app.extensions["lectern.content_version"] = version
+    # A change made while Redis was down bumps the counter at this process's next request.
+    app.before_request(version.settle)
     app.extensions["lectern.page_cache"] = PageCache(version)
     bump_after_commits(db.session, lambda: current_app.extensions["lectern.content_version"])
 
@@ -151,6 +155,9 @@ def register_jobs(app: Flask) -> None:
     app.extensions["lectern.queue"] = jobs.AppQueue(app)
     # Without Redis, each process counts in its own memory (adapters/ratelimits.py).
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or LOCAL_LIMITS)
+    if app.config["REDIS_URL"]:
+        # A Redis that is down costs a request at most this long; the limits then count in memory.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", dict(REDIS_TIMEOUTS))
     limiter.init_app(app)
 
 

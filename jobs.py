@@ -101,6 +101,12 @@ class SqliteQueueStorage(SqliteStorage):
                     self._conn = None
 
 
+# A Redis that is down or hung must not hold a request: enqueueing fails fast, the message stays
+# owed in the database and the sweep enqueues it once Redis is back. The read timeout is above
+# the consumer's blocking read (Huey's read_timeout, 1 s), which waits for work on purpose.
+REDIS_QUEUE_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 3.0}
+
+
 class AppQueue(Huey):
     """One app's job queue, as its configuration says: Redis, a SQLite file, or run at once."""
 
@@ -108,13 +114,15 @@ class AppQueue(Huey):
         config = app.config
         options: dict[str, Any]
         if config["REDIS_URL"]:
-            options = {"storage_class": RedisStorage, "url": config["REDIS_URL"]}
+            options = {"storage_class": RedisStorage, "url": config["REDIS_URL"], **REDIS_QUEUE_TIMEOUTS}
         else:
             options = {"storage_class": SqliteQueueStorage, "filename": config["JOBS_DB"]}
             if not config["JOBS_IMMEDIATE"]:
                 Path(config["JOBS_DB"]).parent.mkdir(parents=True, exist_ok=True)
         # Immediate mode keeps its results in memory and never opens the configured storage.
-        super().__init__(QUEUE_NAME, immediate=bool(config["JOBS_IMMEDIATE"]), **options)
+        # No results kept: nobody reads them (the outbox records what was done), and a Redis queue
+        # would keep each one forever.
+        super().__init__(QUEUE_NAME, immediate=bool(config["JOBS_IMMEDIATE"]), results=False, **options)
         self.app = app
         # The tasks declared below, for every app: a message names its task ("jobs.deliver_message").
         self._registry = tasks._registry
@@ -201,7 +209,11 @@ def commit_and_dispatch() -> None:
 
 @tasks.periodic_task(crontab(minute="*"))
 def sweep_outbox() -> int:
-    """Re-enqueue everything still owed: failed sends whose retry is due, lost hand-offs."""
+    """Re-enqueue everything still owed: failed sends whose retry is due, lost hand-offs.
+
+    And a bump of the content version this process owes (a job changed public content while
+    Redis was down): other hosts then stop serving what they cached before the change."""
+    current_app.extensions["lectern.content_version"].settle()
     ids = outbox.owed(db.session, now())
     db.session.rollback()
     dispatch(ids)

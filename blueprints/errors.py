@@ -5,9 +5,17 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, render_template
+from flask import Flask, make_response, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from extensions import db
+
+log = logging.getLogger(__name__)
+# A visitor who meets the outage is told when to come back (seconds): a restart takes about that long.
+RETRY_AFTER = 60
 
 # A manage link's token is as good as a password for that sign-up; a speaker's, for their schedule.
 MANAGE_LINK = re.compile(r"/rsvp/[^/\s\]]+")
@@ -38,3 +46,31 @@ def register(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(DBAPIError)
+    def database_error(error: Exception):  # type: ignore[no-untyped-def]
+        # Refused or lost connections (a restart), a pool out of connections: the database, not
+        # Lectern. Any other database error is a bug: the usual 500, with its trace in the log.
+        if isinstance(error, OperationalError | InterfaceError | PoolTimeout) or getattr(
+            error, "connection_invalidated", False
+        ):
+            return _database_unreachable(error)
+        raise error
+
+
+def _database_unreachable(error: Exception):  # type: ignore[no-untyped-def]
+    """The database is down, restarting or out of connections: a page that says so, not a 500.
+
+    The unit of work is rolled back, so whatever the request had written is undone as a whole.
+    """
+    log.warning("database unreachable: %s", str(error).splitlines()[0] if str(error) else type(error).__name__)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone already: nothing was committed
+        log.debug("rollback after a lost connection failed", exc_info=True)
+    page = ServiceUnavailable("The site cannot reach its database; try again in a minute.")
+    response = make_response(render_template("error.html", error=page), 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -41,6 +41,8 @@ class Version(Protocol):
 
     def bump(self) -> None: ...
 
+    def settle(self) -> None: ...
+
 
 class ContentVersion:
     def __init__(self, path: str | Path) -> None:
@@ -61,24 +63,49 @@ class ContentVersion:
             # Two changes within the clock's resolution: move the time on explicitly.
             os.utime(self.path, ns=(previous + 1, previous + 1))
 
+    def settle(self) -> None:
+        """Nothing is ever owed: the file is on this host."""
+
 
 # Never equal to a version a page was rendered at (those are >= 0), so nothing cached matches it.
 UNKNOWN = -1
 
 
 class RedisContentVersion:
-    """The same counter in Redis, for workers on several hosts (one GET per cached page served)."""
+    """The same counter in Redis, for workers on several hosts (one GET per cached page served).
+
+    While Redis is unreachable no cached page is trusted: each is rendered from the database.
+    A change made meanwhile could not bump the counter, and a host that kept its pages would
+    serve them again once Redis is back: so a process that met Redis down owes one bump, made
+    at its first look at the counter once Redis answers again, or at `settle` (each request,
+    each sweep of the consumer) if that comes first.
+    """
 
     KEY = "lectern:content-version"
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.owed = False  # this process met Redis down: bump once it is back
+
+    def settle(self) -> None:
+        """Make the bump this process owes, if Redis answers (else it stays owed)."""
+        if not self.owed:
+            return
+        try:
+            self.client.incr(self.KEY)
+            self.owed = False
+        except RedisError:
+            pass
 
     def current(self) -> int:
         try:
+            if self.owed:
+                self.client.incr(self.KEY)
+                self.owed = False
             value = self.client.get(self.KEY)
         except RedisError:
             # Unknown version: no cached page is trusted, each is rendered from the database.
+            self.owed = True
             log.warning("content version unavailable from Redis; serving pages uncached")
             return UNKNOWN
         return int(value) if value is not None else 0
@@ -87,7 +114,8 @@ class RedisContentVersion:
         try:
             self.client.incr(self.KEY)
         except RedisError:
-            log.exception("could not bump the content version in Redis; other hosts may serve stale pages")
+            self.owed = True
+            log.warning("could not bump the content version in Redis; bumped once Redis is back")
 
 
 def bump_after_commits(session_target: object, resolve: Callable[[], Version]) -> None:

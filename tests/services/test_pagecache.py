@@ -86,3 +86,43 @@ def test_redis_down_serves_pages_uncached_instead_of_failing() -> None:
     assert page.body == b"fresh"
     assert cache.lookup("talk", NOW) is None, "an unknown version never serves a cached page"
     cache.version.bump()  # logged, not raised: the organizer's change is saved all the same
+
+
+class FlakyRedis:
+    """A Redis holding one counter, which can be stopped and started again (its data kept)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self.down = False
+
+    def _up(self) -> None:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        if self.down:
+            raise RedisConnectionError("Connection refused")
+
+    def get(self, key: str) -> bytes | None:
+        self._up()
+        return str(self.values[key]).encode() if key in self.values else None
+
+    def incr(self, key: str) -> int:
+        self._up()
+        self.values[key] = self.values.get(key, 0) + 1
+        return self.values[key]
+
+
+def test_a_change_made_while_redis_was_down_reaches_the_other_hosts_once_it_is_back() -> None:
+    from services.content_version import RedisContentVersion
+
+    redis = FlakyRedis()
+    host_a, host_b = PageCache(RedisContentVersion(redis)), PageCache(RedisContentVersion(redis))
+    host_b.store("talk", b"old", host_b.version.current(), valid_until=None)
+    assert host_b.lookup("talk", NOW) is not None
+
+    redis.down = True
+    host_a.version.bump()  # an organizer saved through host A: the counter could not move
+    redis.down = False
+
+    assert host_b.lookup("talk", NOW) is not None, "not yet: nobody has told the counter"
+    host_a.version.settle()  # host A's next request makes the bump it owed
+    assert host_b.lookup("talk", NOW) is None, "host B serves the page as it was before the change"
