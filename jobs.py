@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, current_app, has_app_context, render_template
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
@@ -114,7 +115,8 @@ class AppQueue(Huey):
         config = app.config
         options: dict[str, Any]
         if config["REDIS_URL"]:
-            options = {"storage_class": RedisStorage, "url": config["REDIS_URL"], **REDIS_QUEUE_TIMEOUTS}
+            pool = redis.ConnectionPool.from_url(config["REDIS_URL"], **REDIS_QUEUE_TIMEOUTS)
+            options = {"storage_class": RedisStorage, "connection_pool": pool}
         else:
             options = {"storage_class": SqliteQueueStorage, "filename": config["JOBS_DB"]}
             if not config["JOBS_IMMEDIATE"]:

@@ -28,6 +28,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -544,3 +546,235 @@ def owed_kinds(engine: Engine, email: str) -> list[str]:
             {"e": email},
         )
         return [kind for (kind,) in rows]
+
+
+# --- services of the test's own: Redis, a PostgreSQL cluster, a mail server, the consumer ------
+#
+# For the fault tests: each can be stopped and started again on the same port without touching
+# the servers other people on this machine use (127.0.0.1:5432, :6379).
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, in its own process group, nothing saved to disk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        log = (self.folder / f"redis-{self.port}.log").open("ab")
+        argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [*argv, "--dir", str(self.folder)], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1).ping()
+                return
+            except redis.RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise LiveError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, f"redis-server:{self.port}")
+            self.process = None
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[RedisServer]:
+    server = RedisServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def postgres_binaries() -> Path | None:
+    """The folder of initdb and postgres of the newest PostgreSQL installed, if any."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, a free port, trust on
+    127.0.0.1), which the test may stop and start while Lectern runs. As root, the server runs
+    as the `postgres` user, which PostgreSQL requires."""
+
+    def __init__(self) -> None:
+        binaries = postgres_binaries()
+        if binaries is None:
+            raise LiveError("no PostgreSQL server installed under /usr/lib/postgresql")
+        self.bin = binaries
+        self.folder = Path(tempfile.mkdtemp(prefix="lectern-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            import pwd
+
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        done = subprocess.run(
+            [
+                *self.as_user,
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise LiveError(f"initdb failed:\n{done.stderr}")
+
+    def url(self, database: str = "postgres") -> str:
+        return sqlalchemy_url(f"postgresql://postgres@127.0.0.1:{self.port}/{database}")
+
+    def start(self) -> None:
+        import psycopg
+
+        log = (self.folder / "postgres.log").open("ab")
+        argv = [
+            *self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}",
+            "-c", "fsync=off", "-c", "max_connections=100",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", connect_timeout=2):
+                    return
+            except psycopg.Error:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise LiveError(f"PostgreSQL on port {self.port} did not start:\n{self.log_tail()}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT): transactions in flight are rolled back, clients disconnected."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGINT)
+        stop_process_group(self.process, f"postgres:{self.port}", term_timeout=30)
+        self.process = None
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+    def log_tail(self) -> str:
+        try:
+            return "\n".join((self.folder / "postgres.log").read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return "(no log)"
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@dataclass
+class Mail:
+    recipient: str
+    subject: str
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, in this process; it can be stopped and started
+    on the same port, keeping what it received."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[Mail] = []
+        self._lock = threading.Lock()
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            for recipient in envelope.rcpt_tos:
+                self.received.append(Mail(recipient.lower(), str(message["Subject"])))
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def mail(self) -> list[Mail]:
+        with self._lock:
+            return list(self.received)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "LECTERN_MAIL_BACKEND": "smtp",
+            "LECTERN_SMTP_HOST": "127.0.0.1",
+            "LECTERN_SMTP_PORT": str(self.port),
+            "LECTERN_SMTP_TIMEOUT": "5",
+        }
+
+
+_CONSUMER_MODULE = """
+import consumer
+huey = consumer.make_queue({instance!r})
+"""
+
+
+def start_consumer(name: str, env: dict[str, str], folder: Path, instance: Path) -> subprocess.Popen[bytes]:
+    """`huey_consumer` on the app of `instance` (as consumer.py serves it: consumer.make_queue),
+    2 worker threads, in its own process group; output to `folder/<name>.log`. Stop it with
+    stop_process_group."""
+    module = folder / f"{name}_queue.py"
+    module.write_text(_CONSUMER_MODULE.format(instance=str(instance)))
+    consumer_env = {**env, "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
+    with (folder / f"{name}.log").open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "huey.bin.huey_consumer", f"{name}_queue.huey", "--workers", "2",
+             "--worker-type", "thread", "--delay", "0.1", "--max-delay", "1"],
+            cwd=ROOT, env=consumer_env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
