@@ -198,8 +198,9 @@ def dispatch(ids: list[int]) -> None:
     for message_id in ids:
         try:
             deliver_message(message_id)
-        except Exception:  # the message is safe in the database; the sweep re-enqueues it
-            log.exception("could not enqueue outbox message %s; the sweep will", message_id)
+        except Exception as error:  # the message is safe in the database; the sweep re-enqueues it
+            # Expected while Redis is down (docs/operations.md): one line, not a trace each time.
+            log.warning("could not enqueue outbox message %s (%s); the sweep will", message_id, error)
 
 
 def commit_and_dispatch() -> None:
