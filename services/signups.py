@@ -533,7 +533,15 @@ def delete(session: Session, rsvp_id: int, now: datetime) -> None:
 def purge_attendee_data(session: Session, now: datetime, keep: timedelta) -> int:
     """Erase the sign-ups of talks that ended longer ago than the retention period."""
     locks.begin_write(session)
-    old = session.scalars(select(Rsvp).join(Talk).where(Talk.ends_at < now - keep)).all()
+    # Locked: a second consumer running this job at the same moment waits, then finds them gone.
+    old = session.scalars(
+        select(Rsvp)
+        .join(Talk)
+        .where(Talk.ends_at < now - keep)
+        .order_by(Rsvp.id)
+        .with_for_update(of=Rsvp)
+        .execution_options(populate_existing=True)
+    ).all()
     for rsvp in old:
         _transition(session, rsvp.talk, rsvp, ERASED, Cause.PURGED, now)
     return len(old)

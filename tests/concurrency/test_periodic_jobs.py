@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from extensions import db
-from models import OutboxMessage, Speaker
+from models import OutboxMessage, Rsvp, Speaker
 from services import chats, delivery, signups
 from tests.concurrency import live
 from tests.conftest import skip_or_fail
@@ -126,3 +126,18 @@ def test_two_consumers_sending_speaker_schedules_at_once_owe_one_schedule_each(p
 
     assert sorted(counts) == [0, 1]
     assert owed("chat.speaker_schedule") == ["grace@example.org"]
+
+
+def test_two_consumers_purging_old_sign_ups_at_once_both_finish(pg_app: Flask) -> None:
+    talk = make_talk(10, starts_at=NOW - timedelta(days=1))
+    for i in range(4):
+        signups.sign_up(
+            db.session, talk.id, name=f"P{i}", email=f"p{i}@example.org", mode="room", now=NOW - timedelta(days=2)
+        )
+    db.session.commit()
+    later = NOW + timedelta(days=200)
+
+    counts = run_twice_at_once(lambda session: signups.purge_attendee_data(session, later, keep=timedelta(days=180)))
+
+    assert sorted(counts) == [0, 4], "one erased them; the other found them gone, and did not fail"
+    assert db.session.scalar(select(func.count(Rsvp.id))) == 0
