@@ -199,7 +199,7 @@ def dispatch(ids: list[int]) -> None:
         try:
             deliver_message(message_id)
         except Exception as error:  # the message is safe in the database; the sweep re-enqueues it
-            # Expected while Redis is down (docs/operations.md): one line, not a trace each time.
+            # Expected while Redis is down (docs/deploy.md, "When a part fails"): one line, not a trace each time.
             log.warning("could not enqueue outbox message %s (%s); the sweep will", message_id, error)
 
 
