@@ -39,7 +39,6 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     # Merged, not replaced: an instance adding a pool size keeps parameters hidden from logs.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **defaults.SQLALCHEMY_ENGINE_OPTIONS,
-        **({} if _is_sqlite(app.config["DATABASE_URL"]) else defaults.SERVER_ENGINE_OPTIONS),
         **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
     }
     app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
@@ -55,10 +54,6 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config["SERIES_CONTACT_EMAIL"] = _contact_address(app.config["SERIES_CONTACT_EMAIL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = shared_secret_key(instance / "secret_key")
-
-
-def _is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
 
 
 # Identifiers and secrets read from LECTERN_* variables as typed: from_prefixed_env parses a value that

@@ -103,6 +103,3 @@ RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 # Engine options. Errors and logs never show the values of a query (attendees' addresses, link
 # nonces). An instance may add options (pool sizes): its dictionary is merged into this one.
 SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
-# With a database server (PostgreSQL), also these: a connection is tested before each use, so
-# those a restart of the server broke are replaced instead of failing a request.
-SERVER_ENGINE_OPTIONS = {"pool_pre_ping": True}
