@@ -12,51 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import flask_migrate
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import create_app
 from extensions import db
 from models import OutboxMessage, Rsvp, Speaker
 from services import chats, delivery, signups
-from tests.concurrency import live
-from tests.conftest import skip_or_fail
 from tests.rsvp_support import make_talk
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # How long a run keeps its unit of work open for the other run to write too. A run blocked on
 # the lock never arrives; the wait then ends and the first run commits (correct either way).
 OVERLAP = 3.0
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path) -> Iterator[Flask]:
-    reason = live.postgres_unreachable()
-    if reason:
-        skip_or_fail(reason)
-    with live.throwaway_postgres() as url:
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": url,
-                "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
-                "SECRET_KEY": "test-secret",
-                "MAIL_BACKEND": "memory",
-                "JOBS_IMMEDIATE": True,
-            }
-        )
-        with app.app_context():
-            flask_migrate.upgrade()
-            yield app
-            db.session.remove()
-            db.engine.dispose()
 
 
 def run_twice_at_once(job: Callable[[Session], int]) -> list[int]:

@@ -10,58 +10,35 @@ read, so the same interleaving cannot happen: the second session would wait at i
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import flask_migrate
 import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import create_app
 from extensions import db
 from models import OutboxMessage, Rsvp, RsvpStatus
 from services import signups, talks
 from tests.concurrency import live
-from tests.conftest import skip_or_fail
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path) -> Iterator[Flask]:
-    reason = live.postgres_unreachable()
-    if reason:
-        skip_or_fail(reason)
-    with live.throwaway_postgres() as url:
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATABASE_URL": url,
-                "CONTENT_VERSION_FILE": str(tmp_path / "content-version"),
-                "SECRET_KEY": "test-secret",
-                "MAIL_BACKEND": "memory",
-                "JOBS_IMMEDIATE": True,
-            }
-        )
-        with app.app_context():
-            flask_migrate.upgrade()
-            result = app.test_cli_runner().invoke(args=["seed-demo"])
-            assert result.exit_code == 0, result.output
-            yield app
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def seeded_app(request: pytest.FixtureRequest) -> Flask:
     """The demo content on SQLite (the usual test app) or on PostgreSQL."""
-    app: Flask = request.getfixturevalue("app" if request.param == "sqlite" else "pg_app")
-    if request.param == "sqlite":
-        result = app.test_cli_runner().invoke(args=["seed-demo"])
-        assert result.exit_code == 0, result.output
+    return seed(request.getfixturevalue("app" if request.param == "sqlite" else "pg_app"))
+
+
+@pytest.fixture
+def pg_seeded(pg_app: Flask) -> Flask:
+    return seed(pg_app)
+
+
+def seed(app: Flask) -> Flask:
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
     return app
 
 
@@ -100,7 +77,7 @@ def test_a_signup_waits_while_another_unit_of_work_holds_the_talk(seeded_app: Fl
         assert outcome["status"] == RsvpStatus.WAITING  # the last seat was taken by the first
 
 
-def test_a_capacity_lowered_while_a_signup_waits_for_the_lock_is_respected(pg_app: Flask) -> None:
+def test_a_capacity_lowered_while_a_signup_waits_for_the_lock_is_respected(pg_seeded: Flask) -> None:
     talk_id = talks.talk_by_slug(db.session, live.TALK_SLUG).id
     seat_people(talk_id, seats=50, people=45)
     with Session(db.engine) as request, Session(db.engine) as organizer:
@@ -115,7 +92,7 @@ def test_a_capacity_lowered_while_a_signup_waits_for_the_lock_is_respected(pg_ap
         assert signups.counts(request, result.rsvp.talk).seated == 45
 
 
-def test_a_person_promoted_while_their_change_waits_for_the_lock_passes_their_seat_on(pg_app: Flask) -> None:
+def test_a_person_promoted_while_their_change_waits_for_the_lock_passes_their_seat_on(pg_seeded: Flask) -> None:
     talk_id = talks.talk_by_slug(db.session, live.TALK_SLUG).id
     seat_people(talk_id, seats=3, people=5)
     with Session(db.engine) as setup:
