@@ -26,7 +26,7 @@ from config import load_config
 from extensions import csrf, db, limiter, migrate, talisman
 from services import locks
 from services.content_version import ContentVersion, RedisContentVersion, Version, bump_after_commits
-from services.pagecache import PageCache
+from services.pagecache import PageCache, release_fingerprint
 
 HERE = Path(__file__).resolve().parent
 LOCAL_LIMITS = f"{LocalMemoryStorage.STORAGE_SCHEME[0]}://"
@@ -77,7 +77,7 @@ def register_extensions(app: Flask) -> None:
     app.extensions["lectern.content_version"] = version
     # A change made while Redis was down bumps the counter at this process's next request.
     app.before_request(version.settle)
-    app.extensions["lectern.page_cache"] = PageCache(version)
+    app.extensions["lectern.page_cache"] = PageCache(version, release=release_fingerprint(HERE))
     bump_after_commits(db.session, lambda: current_app.extensions["lectern.content_version"])
 
 

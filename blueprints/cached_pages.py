@@ -14,6 +14,7 @@ string goes on to Flask (the pages ignore it, so the answer is the same, only sl
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -66,6 +67,22 @@ def _shareable(headers: list[tuple[str, str]]) -> bool:
     return "set-cookie" not in names and "public" in cache_control.lower()
 
 
+def _max_age_within(headers: list[tuple[str, str]], valid_until: datetime | None) -> list[tuple[str, str]]:
+    """The headers as kept, with a max-age no longer than the page holds: a copy rendered a while
+    ago must not let a proxy keep it past the moment it changes (sign-up closing, a talk ending)."""
+    if valid_until is None:
+        return headers
+    left = max(0, math.ceil((valid_until - now()).total_seconds()))
+
+    def capped(value: str) -> str:
+        return MAX_AGE.sub(lambda m: f"max-age={min(int(m[1]), left)}", value)
+
+    return [(k, capped(v) if k.lower() == "cache-control" else v) for k, v in headers]
+
+
+MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
 class CachedPagesMiddleware:
     def __init__(self, app: WSGIApp, cache: PageCache) -> None:
         self.app = app
@@ -94,9 +111,11 @@ class CachedPagesMiddleware:
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         has_etag = any(k.lower() == "etag" for k, _ in page.headers)
         if has_etag and if_none_match and parse_etags(if_none_match).contains_weak(page.etag):
-            start_response("304 NOT MODIFIED", [(k, v) for k, v in page.headers if k.lower() not in NOT_MODIFIED_DROP])
+            headers = _max_age_within(page.headers, page.valid_until)
+            start_response("304 NOT MODIFIED", [(k, v) for k, v in headers if k.lower() not in NOT_MODIFIED_DROP])
             return []
-        start_response("200 OK", [*page.headers, ("Content-Length", str(len(page.body)))])
+        headers = _max_age_within(page.headers, page.valid_until)
+        start_response("200 OK", [*headers, ("Content-Length", str(len(page.body)))])
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
 
     def _pass_through(

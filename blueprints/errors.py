@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 
 from flask import Flask, make_response, render_template
 from flask_wtf.csrf import CSRFError
@@ -52,11 +53,32 @@ def register(app: Flask) -> None:
     def database_error(error: Exception):  # type: ignore[no-untyped-def]
         # Refused or lost connections (a restart), a pool out of connections: the database, not
         # Lectern. Any other database error is a bug: the usual 500, with its trace in the log.
-        if isinstance(error, OperationalError | InterfaceError | PoolTimeout) or getattr(
-            error, "connection_invalidated", False
-        ):
+        if unreachable(error):
             return _database_unreachable(error)
         raise error
+
+
+# PostgreSQL's answers that mean "not now" rather than "not so": a connection exception (class
+# 08), the server shutting down or starting (57P01 to 57P03), too many connections (53300).
+UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+# SQLite's: another writer holds the file longer than the busy time-out, the file is out of reach.
+UNREACHABLE_SQLITE = ("database is locked", "unable to open database file")
+
+
+def unreachable(error: Exception) -> bool:
+    """Whether a database error means the database cannot be reached (try again later), as
+    opposed to a bug (a deadlock, a missing table after a forgotten migration: a 500)."""
+    if isinstance(error, PoolTimeout) or getattr(error, "connection_invalidated", False):
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    original = getattr(error, "orig", None)
+    if isinstance(original, sqlite3.Error):
+        return any(phrase in str(original).lower() for phrase in UNREACHABLE_SQLITE)
+    state = getattr(original, "sqlstate", None)
+    if state:
+        return state.startswith(UNREACHABLE_STATES)
+    return True  # no answer from the server at all: refused, lost, timed out
 
 
 def _database_unreachable(error: Exception):  # type: ignore[no-untyped-def]

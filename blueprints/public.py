@@ -148,7 +148,10 @@ def talk_page(slug: str) -> Response:
     response = Response(page.body, mimetype="text/html")
     response.set_etag(page.etag)
     response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["PUBLIC_PAGE_MAX_AGE"]
+    max_age = int(current_app.config["PUBLIC_PAGE_MAX_AGE"])
+    if page.valid_until is not None:  # not kept by a proxy past the moment the page changes
+        max_age = max(0, min(max_age, math.ceil((page.valid_until - moment).total_seconds())))
+    response.cache_control.max_age = max_age
     return response.make_conditional(request)
 
 

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
+from blueprints import errors
 from extensions import db
+from tests.conftest import dispose, make_app
 
 
 def closed_port() -> int:
@@ -59,3 +63,30 @@ def test_a_sign_up_sent_while_the_database_is_down_is_told_to_try_again(app_with
     )
     assert response.status_code == 503
     assert "try again in a minute" in response.get_data(as_text=True)
+
+
+def test_a_database_error_that_is_a_bug_is_not_passed_off_as_an_outage(tmp_path: Path) -> None:
+    """A missing table (a migration forgotten), a deadlock: a 500 with its trace in the log, not
+    "try again in a minute", which would hide it."""
+    app = make_app(tmp_path, TESTING=False)
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE semester RENAME TO semester_gone"))
+        db.session.commit()
+    try:
+        response = app.test_client().get("/semesters")
+        assert response.status_code == 500
+        assert "cannot reach its database" not in response.get_data(as_text=True)
+    finally:
+        dispose(app)
+
+
+@pytest.mark.parametrize(
+    ("state", "outage"),
+    [("08006", True), ("57P01", True), ("53300", True), ("40P01", False), ("55P03", False), ("42P01", False)],
+)
+def test_postgresqls_answers_are_read_by_their_state(state: str, outage: bool) -> None:
+    class DriverError(Exception):
+        sqlstate = state
+
+    error = OperationalError("SELECT 1", {}, DriverError("from the server"))
+    assert errors.unreachable(error) is outage

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +21,7 @@ from werkzeug.test import TestResponse
 from blueprints import cached_pages, public
 from extensions import db
 from models import Semester, Series, Talk
-from services import talks
+from services import pagecache, talks
 
 SLUG = "what-quiet-benchmarks-hide"
 # Headers a response carries for its own moment; every other header is the page's.
@@ -180,3 +181,50 @@ def test_a_page_that_is_not_there_is_never_kept(
     dispatched.clear()
     assert client.get("/semesters/no-such-semester").status_code == 404
     assert dispatched == ["/semesters/no-such-semester"]
+
+
+def test_a_kept_copy_tells_proxies_to_keep_it_no_longer_than_it_holds(
+    seeded: Flask, client: FlaskClient, clock: list[datetime], dispatched: list[str]
+) -> None:
+    """A page kept an hour before sign-up closes must not, served a minute before, let a proxy
+    keep it past the close: its max-age shrinks with the time left, on the talk page too."""
+    with seeded.app_context():
+        talk = db.session.scalars(select(Talk).where(Talk.slug == SLUG)).one()
+        talk.rsvp_closes_at = clock[0] + timedelta(hours=1)
+        db.session.commit()
+        closes = talk.signup_deadline.replace(tzinfo=UTC)
+    page = f"/talks/{SLUG}"
+    assert client.get(page).cache_control.max_age == seeded.config["PUBLIC_PAGE_MAX_AGE"]
+    client.get(page)  # now kept with its headers
+
+    clock[0] = closes - timedelta(seconds=20)
+    dispatched.clear()
+    near = client.get(page)
+    assert dispatched == [], "still the kept copy"
+    assert near.cache_control.max_age == 20
+    again = client.get(page, headers={"If-None-Match": near.headers["ETag"]})
+    assert again.status_code == 304 and again.cache_control.max_age == 20
+
+
+def test_a_new_release_is_not_taken_for_the_page_a_proxy_holds(seeded: Flask, client: FlaskClient) -> None:
+    """The ETag names the release: after an upgrade, a proxy revalidating its copy gets the new page."""
+    page = f"/talks/{SLUG}"
+    old = client.get(page)
+    assert client.get(page, headers={"If-None-Match": old.headers["ETag"]}).status_code == 304
+
+    cache = seeded.extensions["lectern.page_cache"]
+    cache._entries.clear()
+    cache.release = "next-release"  # what another release's workers compute
+    upgraded = client.get(page, headers={"If-None-Match": old.headers["ETag"]})
+    assert upgraded.status_code == 200 and upgraded.data == old.data
+    assert upgraded.headers["ETag"] != old.headers["ETag"]
+
+
+def test_the_release_fingerprint_follows_the_files_that_render_pages(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "talk.html").write_text("<h1>{{ talk.title }}</h1>")
+    (tmp_path / "app.py").write_text("app = 1\n")
+    before = pagecache.release_fingerprint.__wrapped__(tmp_path)
+    assert pagecache.release_fingerprint.__wrapped__(tmp_path) == before, "the same files, the same release"
+    (tmp_path / "templates" / "talk.html").write_text("<h1 class=title>{{ talk.title }}</h1>")
+    assert pagecache.release_fingerprint.__wrapped__(tmp_path) != before

@@ -168,7 +168,8 @@ def test_no_manage_token_reaches_an_access_log(site: Site) -> None:
     attendee = live.manage_path(live.SECRET_KEY, 1, 1, "a" * 32)  # /rsvp/<signed token>
     token = attendee.rsplit("/", 1)[1]
     speaker = "/chats/speaker/" + token
-    for path in (attendee, speaker, f"{attendee}/chat"):
+    login_code = "one-time-code-from-the-provider"
+    for path in (attendee, speaker, f"{attendee}/chat", f"/auth/callback?code={login_code}&state=s"):
         site.get(path, headers={"Referer": site.proxy.url(attendee)})
     checks = site.upstream_requests("/healthz")
     site.get("/healthz")
@@ -176,6 +177,7 @@ def test_no_manage_token_reaches_an_access_log(site: Site) -> None:
     nginx_log = site.proxy.access_log.read_text()
     assert "/rsvp/<token>" in nginx_log and "/chats/speaker/<token>" in nginx_log and "/rsvp/<token>/chat" in nginx_log
     assert token not in nginx_log
+    assert "/auth/callback" in nginx_log and login_code not in nginx_log, "no query string in the log"
     assert site.app.access_log is not None
     app_log = site.app.access_log.read_text()
     assert "/rsvp/<token>" in app_log
