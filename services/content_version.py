@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -92,7 +93,7 @@ class RedisContentVersion:
         if not self.owed:
             return
         try:
-            self.client.incr(self.KEY)
+            self._incr()
             self.owed = False
         except RedisError:
             pass
@@ -100,22 +101,35 @@ class RedisContentVersion:
     def current(self) -> int:
         try:
             if self.owed:
-                self.client.incr(self.KEY)
+                self._incr()
                 self.owed = False
             value = self.client.get(self.KEY)
+            if value is None:
+                self._start()
+                value = self.client.get(self.KEY)
         except RedisError:
             # Unknown version: no cached page is trusted, each is rendered from the database.
             self.owed = True
             log.warning("content version unavailable from Redis; serving pages uncached")
             return UNKNOWN
-        return int(value) if value is not None else 0
+        return int(value) if value is not None else UNKNOWN
 
     def bump(self) -> None:
         try:
-            self.client.incr(self.KEY)
+            self._incr()
         except RedisError:
             self.owed = True
             log.warning("could not bump the content version in Redis; bumped once Redis is back")
+
+    def _start(self) -> None:
+        """Start a missing counter (a Redis that kept nothing across a restart, a key evicted)
+        at the clock in microseconds, not at 0: higher than any value it had before, which
+        grew by one a change, so no page kept by a worker at an old value matches again."""
+        self.client.set(self.KEY, time.time_ns() // 1000, nx=True)
+
+    def _incr(self) -> None:
+        self._start()
+        self.client.incr(self.KEY)
 
 
 def bump_after_commits(session_target: object, resolve: Callable[[], Version]) -> None:

@@ -110,6 +110,13 @@ class FlakyRedis:
         self.values[key] = self.values.get(key, 0) + 1
         return self.values[key]
 
+    def set(self, key: str, value: int, nx: bool = False) -> bool:
+        self._up()
+        if nx and key in self.values:
+            return False
+        self.values[key] = int(value)
+        return True
+
 
 def test_a_change_made_while_redis_was_down_reaches_the_other_hosts_once_it_is_back() -> None:
     from services.content_version import RedisContentVersion
@@ -126,3 +133,24 @@ def test_a_change_made_while_redis_was_down_reaches_the_other_hosts_once_it_is_b
     assert host_b.lookup("talk", NOW) is not None, "not yet: nobody has told the counter"
     host_a.version.settle()  # host A's next request makes the bump it owed
     assert host_b.lookup("talk", NOW) is None, "host B serves the page as it was before the change"
+
+
+def test_a_counter_redis_lost_never_counts_again_through_values_pages_were_kept_at() -> None:
+    """Redis restarted without its data (this machine's keeps nothing on disk), or the key
+    evicted: the counter starts again above every value it had, so a page a worker kept at one
+    of those is never taken for current again."""
+    from services.content_version import RedisContentVersion
+
+    redis = FlakyRedis()
+    host_a, host_b = PageCache(RedisContentVersion(redis)), PageCache(RedisContentVersion(redis))
+    for _ in range(3):
+        host_a.version.bump()
+    kept_at = host_b.version.current()
+    host_b.store("semester", b"old name", kept_at, valid_until=None)
+
+    redis.values.clear()  # Redis came back empty
+    host_a.version.bump()  # an organizer renamed the semester through host A
+    for _ in range(5):
+        assert host_b.lookup("semester", NOW) is None, "the old page is not served again"
+        host_a.version.bump()
+    assert host_a.version.current() > kept_at
