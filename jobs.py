@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,8 @@ import redis
 from flask import Flask, current_app, has_app_context, render_template
 from huey import Huey, crontab
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 import links
 from extensions import db
@@ -126,6 +129,7 @@ class AppQueue(Huey):
         # would keep each one forever.
         super().__init__(QUEUE_NAME, immediate=bool(config["JOBS_IMMEDIATE"]), results=False, **options)
         self.app = app
+        self.paused_until = 0.0  # `dispatch` leaves a queue that did not answer alone until then
         # The tasks declared below, for every app: a message names its task ("jobs.deliver_message").
         self._registry = tasks._registry
 
@@ -193,11 +197,24 @@ def deliver_message(message_id: int) -> str:
     return result
 
 
+# After the queue's Redis failed to answer, this process leaves it alone for so many seconds: a
+# host that does not answer at all costs each try the whole connect time-out, which every
+# sign-up would otherwise wait for. The messages stay owed; the sweep enqueues them.
+ENQUEUE_PAUSE = 5.0
+
+
 def dispatch(ids: list[int]) -> None:
     """Hand committed outbox messages to the queue. If the queue is unreachable the sweep will."""
+    queue = current_app.extensions["lectern.queue"]
     for message_id in ids:
+        if time.monotonic() < queue.paused_until:
+            log.warning("the queue did not answer a moment ago; outbox message %s is left to the sweep", message_id)
+            continue
         try:
             deliver_message(message_id)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            queue.paused_until = time.monotonic() + ENQUEUE_PAUSE
+            log.warning("could not enqueue outbox message %s (%s); the sweep will", message_id, error)
         except Exception as error:  # the message is safe in the database; the sweep re-enqueues it
             # Expected while Redis is down (docs/deploy.md, "When a part fails"): one line, not a trace each time.
             log.warning("could not enqueue outbox message %s (%s); the sweep will", message_id, error)

@@ -83,22 +83,29 @@ class RedisContentVersion:
     """
 
     KEY = "lectern:content-version"
+    # After Redis failed to answer, this process leaves it alone for so many seconds: a host that
+    # does not answer at all costs each try the client's whole time-out, which every request
+    # would otherwise wait for.
+    PAUSE = 5.0
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.owed = False  # this process met Redis down: bump once it is back
+        self._paused_until = 0.0
 
     def settle(self) -> None:
         """Make the bump this process owes, if Redis answers (else it stays owed)."""
-        if not self.owed:
+        if not self.owed or self._paused():
             return
         try:
             self._incr()
             self.owed = False
         except RedisError:
-            pass
+            self._pause()
 
     def current(self) -> int:
+        if self._paused():
+            return UNKNOWN
         try:
             if self.owed:
                 self._incr()
@@ -110,16 +117,26 @@ class RedisContentVersion:
         except RedisError:
             # Unknown version: no cached page is trusted, each is rendered from the database.
             self.owed = True
+            self._pause()
             log.warning("content version unavailable from Redis; serving pages uncached")
             return UNKNOWN
         return int(value) if value is not None else UNKNOWN
 
     def bump(self) -> None:
         try:
+            if self._paused():
+                raise RedisError("Redis did not answer a moment ago")
             self._incr()
         except RedisError:
             self.owed = True
+            self._pause()
             log.warning("could not bump the content version in Redis; bumped once Redis is back")
+
+    def _paused(self) -> bool:
+        return time.monotonic() < self._paused_until
+
+    def _pause(self) -> None:
+        self._paused_until = time.monotonic() + self.PAUSE
 
     def _start(self) -> None:
         """Start a missing counter (a Redis that kept nothing across a restart, a key evicted)

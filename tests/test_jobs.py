@@ -209,3 +209,25 @@ def test_the_minutely_jobs_make_due_draws_and_send_speakers_their_schedule(app: 
         assert jobs.send_speaker_schedules.call_local() == 1
         (schedule,) = [m for m in sent(app) if "grace@example.org" in m["To"]]
         assert "Ada" in text_part(schedule)
+
+
+def test_a_queue_that_does_not_answer_is_left_alone_for_a_moment(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each try at a Redis host that does not answer costs the whole connect time-out: after one
+    failure, the sign-ups of the next seconds leave their emails to the sweep without waiting."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    tries: list[int] = []
+
+    def unreachable(message_id: int) -> None:
+        tries.append(message_id)
+        raise RedisConnectionError("Timeout connecting to server")
+
+    monkeypatch.setattr(jobs, "deliver_message", unreachable)
+    with app.app_context():
+        jobs.dispatch([1, 2])
+        jobs.dispatch([3])
+        assert tries == [1], "asked once, then left alone"
+        queue = app.extensions["lectern.queue"]
+        queue.paused_until = 0.0  # the pause is over
+        jobs.dispatch([4])
+        assert tries == [1, 4]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from services.content_version import ContentVersion
 from services.pagecache import PageCache
 
@@ -94,10 +96,12 @@ class FlakyRedis:
     def __init__(self) -> None:
         self.values: dict[str, int] = {}
         self.down = False
+        self.calls = 0
 
     def _up(self) -> None:
         from redis.exceptions import ConnectionError as RedisConnectionError
 
+        self.calls += 1
         if self.down:
             raise RedisConnectionError("Connection refused")
 
@@ -118,7 +122,17 @@ class FlakyRedis:
         return True
 
 
-def test_a_change_made_while_redis_was_down_reaches_the_other_hosts_once_it_is_back() -> None:
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Move the clock the content version reads for its pause after a failure."""
+    from services import content_version
+
+    moved = content_version.time.monotonic() + seconds
+    monkeypatch.setattr(content_version.time, "monotonic", lambda: moved)
+
+
+def test_a_change_made_while_redis_was_down_reaches_the_other_hosts_once_it_is_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from services.content_version import RedisContentVersion
 
     redis = FlakyRedis()
@@ -131,6 +145,7 @@ def test_a_change_made_while_redis_was_down_reaches_the_other_hosts_once_it_is_b
     redis.down = False
 
     assert host_b.lookup("talk", NOW) is not None, "not yet: nobody has told the counter"
+    later(monkeypatch, RedisContentVersion.PAUSE)
     host_a.version.settle()  # host A's next request makes the bump it owed
     assert host_b.lookup("talk", NOW) is None, "host B serves the page as it was before the change"
 
@@ -154,3 +169,24 @@ def test_a_counter_redis_lost_never_counts_again_through_values_pages_were_kept_
         assert host_b.lookup("semester", NOW) is None, "the old page is not served again"
         host_a.version.bump()
     assert host_a.version.current() > kept_at
+
+
+def test_a_redis_that_does_not_answer_is_asked_again_only_after_a_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each try at a Redis host that does not answer costs the client's whole time-out: after a
+    failure, the requests of the next few seconds serve pages uncached without asking."""
+    from services.content_version import UNKNOWN, RedisContentVersion
+
+    redis = FlakyRedis()
+    version = RedisContentVersion(redis)
+    redis.down = True
+    assert version.current() == UNKNOWN
+    tries = redis.calls
+    for _ in range(20):
+        assert version.current() == UNKNOWN
+        version.settle()
+    version.bump()
+    assert redis.calls == tries, "nobody waited for Redis again during the pause"
+
+    redis.down = False
+    later(monkeypatch, RedisContentVersion.PAUSE)
+    assert version.current() not in (UNKNOWN, None), "asked again once the pause is over"
