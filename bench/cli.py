@@ -39,3 +39,21 @@ def markdown_table(rows: list[list[str]]) -> str:
         cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def wrk_args(description: str, each: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of a read benchmark: wrk's duration, connections and threads, a warm-up
+    and the measured rounds, alternating between the `each` compared (servers, addresses)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    warmup = f"seconds of unmeasured load per {each} first (default 3)"
+    parser.add_argument("--warmup", type=int, default=3, help=warmup)
+    parser.add_argument("--rounds", type=int, default=2, help=f"measured runs per {each}, alternating (default 2)")
+    args = parser.parse_args(argv)
+    if min(args.duration, args.connections, args.threads, args.rounds) < 1 or args.warmup < 0:
+        parser.error("--duration, --connections, --threads and --rounds must be positive")
+    if args.connections < args.threads:
+        parser.error("wrk needs at least one connection per thread")
+    return args

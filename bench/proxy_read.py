@@ -51,18 +51,7 @@ TARGET_RATIO = 0.8
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (default 10)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load per URL first (default 3)")
-    parser.add_argument("--rounds", type=int, default=2, help="measured runs per URL, alternating (default 2)")
-    args = parser.parse_args(argv)
-    if min(args.duration, args.connections, args.threads, args.rounds) < 1 or args.warmup < 0:
-        parser.error("--duration, --connections, --threads and --rounds must be positive")
-    if args.connections < args.threads:
-        parser.error("wrk needs at least one connection per thread")
-    return args
+    return cli.wrk_args(__doc__.split("\n\n")[0], "URL", argv)
 
 
 def check_tools() -> None:
