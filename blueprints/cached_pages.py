@@ -67,17 +67,24 @@ def _shareable(headers: list[tuple[str, str]]) -> bool:
     return "set-cookie" not in names and "public" in cache_control.lower()
 
 
-def _max_age_within(headers: list[tuple[str, str]], valid_until: datetime | None) -> list[tuple[str, str]]:
+def _max_age_within(page: CachedPage) -> list[tuple[str, str]]:
     """The headers as kept, with a max-age no longer than the page holds: a copy rendered a while
-    ago must not let a proxy keep it past the moment it changes (sign-up closing, a talk ending)."""
-    if valid_until is None:
-        return headers
-    left = max(0, math.ceil((valid_until - now()).total_seconds()))
+    ago must not let a proxy keep it past the moment it changes (sign-up closing, a talk ending).
+    Until its last max-age before that moment, the kept headers as they are."""
+    assert page.headers is not None
+    if page.valid_until is None:
+        return page.headers
+    left = max(0, math.ceil((page.valid_until - now()).total_seconds()))
+    if page.max_age is None:
+        ages = [int(m[1]) for k, v in page.headers if k.lower() == "cache-control" for m in MAX_AGE.finditer(v)]
+        page.max_age = min(ages, default=0)
+    if left >= page.max_age:
+        return page.headers
 
     def capped(value: str) -> str:
         return MAX_AGE.sub(lambda m: f"max-age={min(int(m[1]), left)}", value)
 
-    return [(k, capped(v) if k.lower() == "cache-control" else v) for k, v in headers]
+    return [(k, capped(v) if k.lower() == "cache-control" else v) for k, v in page.headers]
 
 
 MAX_AGE = re.compile(r"max-age=(\d+)")
@@ -111,10 +118,10 @@ class CachedPagesMiddleware:
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         has_etag = any(k.lower() == "etag" for k, _ in page.headers)
         if has_etag and if_none_match and parse_etags(if_none_match).contains_weak(page.etag):
-            headers = _max_age_within(page.headers, page.valid_until)
+            headers = _max_age_within(page)
             start_response("304 NOT MODIFIED", [(k, v) for k, v in headers if k.lower() not in NOT_MODIFIED_DROP])
             return []
-        headers = _max_age_within(page.headers, page.valid_until)
+        headers = _max_age_within(page)
         start_response("200 OK", [*headers, ("Content-Length", str(len(page.body)))])
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
 

@@ -30,6 +30,7 @@ class CachedPage:
     valid_until: datetime | None
     # The HTTP headers sent with the page, once a response has carried them (see blueprints/cached_pages.py).
     headers: list[tuple[str, str]] | None = None
+    max_age: int | None = None  # the max-age in those headers, once read
 
 
 # What renders a page: the code, its templates and static files (under the application's folder).
