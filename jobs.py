@@ -212,10 +212,9 @@ def dispatch(ids: list[int]) -> None:
             continue
         try:
             deliver_message(message_id)
-        except (RedisConnectionError, RedisTimeoutError) as error:
-            queue.paused_until = time.monotonic() + ENQUEUE_PAUSE
-            log.warning("could not enqueue outbox message %s (%s); the sweep will", message_id, error)
         except Exception as error:  # the message is safe in the database; the sweep re-enqueues it
+            if isinstance(error, RedisConnectionError | RedisTimeoutError):
+                queue.paused_until = time.monotonic() + ENQUEUE_PAUSE
             # Expected while Redis is down (docs/deploy.md, "When a part fails"): one line, not a trace each time.
             log.warning("could not enqueue outbox message %s (%s); the sweep will", message_id, error)
 

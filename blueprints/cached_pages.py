@@ -117,11 +117,10 @@ class CachedPagesMiddleware:
         assert page.headers is not None
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         has_etag = any(k.lower() == "etag" for k, _ in page.headers)
+        headers = _max_age_within(page)
         if has_etag and if_none_match and parse_etags(if_none_match).contains_weak(page.etag):
-            headers = _max_age_within(page)
             start_response("304 NOT MODIFIED", [(k, v) for k, v in headers if k.lower() not in NOT_MODIFIED_DROP])
             return []
-        headers = _max_age_within(page)
         start_response("200 OK", [*headers, ("Content-Length", str(len(page.body)))])
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
 

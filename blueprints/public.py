@@ -66,13 +66,19 @@ def shared(body: str | bytes, mimetype: str, moment: datetime, valid_until: date
     it (blueprints/cached_pages.py).
     """
     response = Response(body, mimetype=mimetype)
-    max_age = int(current_app.config["PUBLIC_PAGE_MAX_AGE"])
-    if valid_until is not None:
-        max_age = max(0, min(max_age, math.ceil((valid_until - moment).total_seconds())))
     response.cache_control.public = True
-    response.cache_control.max_age = max_age
+    response.cache_control.max_age = max_age(moment, valid_until)
     request.environ[SHARED_UNTIL] = valid_until
     return response
+
+
+def max_age(moment: datetime, valid_until: datetime | None) -> int:
+    """How long proxies and browsers may keep a public page: PUBLIC_PAGE_MAX_AGE seconds, or
+    until `valid_until` when that comes sooner."""
+    longest = int(current_app.config["PUBLIC_PAGE_MAX_AGE"])
+    if valid_until is None:
+        return longest
+    return max(0, min(longest, math.ceil((valid_until - moment).total_seconds())))
 
 
 def first_end(talks_shown: list[Talk], moment: datetime) -> datetime | None:
@@ -148,10 +154,7 @@ def talk_page(slug: str) -> Response:
     response = Response(page.body, mimetype="text/html")
     response.set_etag(page.etag)
     response.cache_control.public = True
-    max_age = int(current_app.config["PUBLIC_PAGE_MAX_AGE"])
-    if page.valid_until is not None:  # not kept by a proxy past the moment the page changes
-        max_age = max(0, min(max_age, math.ceil((page.valid_until - moment).total_seconds())))
-    response.cache_control.max_age = max_age
+    response.cache_control.max_age = max_age(moment, page.valid_until)  # not kept past a change
     return response.make_conditional(request)
 
 

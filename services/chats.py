@@ -857,15 +857,14 @@ def queue_closed_schedules(session: Session, now: datetime) -> int:
     # Each talk locked (in one order) and read as it is once locked: a second consumer running
     # this job at the same moment waits, then finds the schedule marked sent and skips the talk.
     talks = session.scalars(
-        select(Talk)
-        .where(
-            Talk.chat_schedule_sent_at.is_(None),
-            Talk.ends_at > now - timedelta(days=1),
-            select(ChatSlot.id).where(ChatSlot.talk_id == Talk.id).exists(),
+        locks.each_locked(
+            select(Talk).where(
+                Talk.chat_schedule_sent_at.is_(None),
+                Talk.ends_at > now - timedelta(days=1),
+                select(ChatSlot.id).where(ChatSlot.talk_id == Talk.id).exists(),
+            ),
+            Talk,
         )
-        .order_by(Talk.id)
-        .with_for_update(of=Talk)
-        .execution_options(populate_existing=True)
     ).all()
     count = 0
     for talk in talks:

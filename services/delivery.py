@@ -33,7 +33,7 @@ from models import (
     TalkStatus,
 )
 from services import announcement, chat_mail, chats, mail_text, meetings, outbox
-from services.locks import begin_write
+from services.locks import begin_write, each_locked
 from services.signups import WALK_IN_DOMAIN, waiting_position
 
 log = logging.getLogger(__name__)
@@ -473,16 +473,15 @@ def queue_reminders(session: Session, now: datetime, ahead: timedelta = timedelt
     # Each talk locked (in one order) and read as it is once locked: a second consumer running
     # this job at the same moment waits, then sees the reminder marked sent and skips the talk.
     soon = session.scalars(
-        select(Talk)
-        .where(
-            Talk.starts_at > now,
-            Talk.starts_at <= now + ahead,
-            Talk.status != TalkStatus.CANCELLED,
-            Talk.published.is_(True),
+        each_locked(
+            select(Talk).where(
+                Talk.starts_at > now,
+                Talk.starts_at <= now + ahead,
+                Talk.status != TalkStatus.CANCELLED,
+                Talk.published.is_(True),
+            ),
+            Talk,
         )
-        .order_by(Talk.id)
-        .with_for_update(of=Talk)
-        .execution_options(populate_existing=True)
     ).all()
     count = 0
     for talk in soon:

@@ -76,6 +76,14 @@ def locking_read(*criteria: ColumnElement[bool]) -> Select[tuple[Talk]]:
     )
 
 
+def each_locked(statement: Select[Any], model: type[Any]) -> Select[Any]:
+    """`statement` locking the rows of `model` it reads (FOR UPDATE on PostgreSQL; on SQLite the
+    write lock taken at BEGIN), in id order so that two such units of work never wait for each
+    other in a circle, and reading them as they are once locked. For periodic jobs that two
+    consumers may run at the same moment: the second waits, then sees what the first did."""
+    return statement.order_by(model.id).with_for_update(of=model).execution_options(populate_existing=True)
+
+
 def lock_talk_by(session: Session, statement: Select[tuple[Talk]], params: dict[str, Any]) -> Talk | None:
     """Lock the talk a `locking_read` statement finds; None when there is none."""
     begin_write(session)

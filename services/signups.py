@@ -535,12 +535,10 @@ def purge_attendee_data(session: Session, now: datetime, keep: timedelta) -> int
     locks.begin_write(session)
     # Locked: a second consumer running this job at the same moment waits, then finds them gone.
     old = session.scalars(
-        select(Rsvp)
-        .join(Talk)
-        .where(Talk.ends_at < now - keep)
-        .order_by(Rsvp.id)
-        .with_for_update(of=Rsvp)
-        .execution_options(populate_existing=True)
+        locks.each_locked(
+            select(Rsvp).join(Talk).where(Talk.ends_at < now - keep),
+            Rsvp,
+        )
     ).all()
     for rsvp in old:
         _transition(session, rsvp.talk, rsvp, ERASED, Cause.PURGED, now)
