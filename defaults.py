@@ -103,3 +103,11 @@ RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 # Engine options. Errors and logs never show the values of a query (attendees' addresses, link
 # nonces). An instance may add options (pool sizes): its dictionary is merged into this one.
 SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
+
+# PostgreSQL only: whether a COMMIT waits for its WAL to reach the disk (the server's
+# `synchronous_commit`, set for Lectern's own connections). "off", as SQLite's
+# `synchronous=NORMAL`: a killed Lectern process or a PostgreSQL restart loses nothing
+# committed, a crash of the database server or of the machine may lose the last fraction of a
+# second of commits (docs/deploy.md, "What a crash can lose"). "on" waits for the disk at
+# every commit. Also "local", "remote_write", "remote_apply" (replication).
+DATABASE_SYNCHRONOUS_COMMIT = "off"
