@@ -24,9 +24,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -174,6 +175,9 @@ class Talk(Base):
     # Sign-ups. Seats come from the room unless the talk sets its own number.
     room_capacity: Mapped[int | None] = mapped_column(Integer)
     online_limit: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    # Sign-ups seated now. Kept by the database's triggers on `rsvp` (migration 0010), never
+    # written from here; deferred, so that nobody reads a copy older than the transaction's writes.
+    seats_taken: Mapped[int] = mapped_column(Integer, server_default="0", deferred=True)
     rsvp_open: Mapped[bool] = mapped_column(default=True)
     rsvp_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: when the talk starts
     ask_affiliation: Mapped[bool] = mapped_column(default=False)
@@ -544,6 +548,17 @@ class Meeting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     talk: Mapped[Talk | None] = relationship()
+
+
+# The talk's meeting that still exists at the provider, by id. Deferred: only a read that asks
+# for it pays for it (a sign-up's, which needs it next: services/talks.py, services/meetings.py).
+Talk.active_meeting_id = column_property(
+    select(Meeting.id)
+    .where(Meeting.talk_id == Talk.id, Meeting.status == MeetingStatus.ACTIVE)
+    .correlate_except(Meeting)
+    .scalar_subquery(),
+    deferred=True,
+)
 
 
 class RegistrantStatus(enum.StrEnum):

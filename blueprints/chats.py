@@ -145,7 +145,7 @@ def book(slug: str) -> Any:
             abort(404)
         return _booking_page(talk, ChatForm())
     locks.begin_write(db.session)  # before any read: this unit of work will write
-    talk = talks.talk_to_sign_up_for(db.session, slug)
+    talk = talks.talk_to_change(db.session, slug)
     if talk is None:
         abort(404)
     form = ChatForm()

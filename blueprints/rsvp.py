@@ -100,26 +100,20 @@ def rsvp_form(slug: str) -> Any:
     # Built before the lock is taken: a form reads the request, not the database; only the
     # modes it offers depend on the talk.
     form = RsvpForm()
-    if request.method == "POST":
-        locks.begin_write(db.session)  # before any read: this unit of work will write
-        # Under the lock, read only what a sign-up needs; a page with errors loads the rest.
-        talk = talks.talk_to_sign_up_for(db.session, slug) or abort(404)
-    else:
-        talk = _public_talk(slug)
-    tz = ZoneInfo(talk.series.timezone)
-    _offer_modes(form, talk)
-    is_open = signups.signups_open(talk, now())
-    context = {"talk": talk, "series": talk.series, "tz": tz, "form": form, "is_open": is_open}
     if request.method == "GET":
-        return render_template("rsvp/form.html", **context)
-    if not is_open:
-        return render_template("rsvp/form.html", **context), 409
+        return _form_page(_public_talk(slug), form)
+    locks.begin_write(db.session)  # before any read: this unit of work will write
+    # Under the lock, read only what a sign-up needs; a page with errors reads the rest.
+    talk = talks.talk_to_sign_up_for(db.session, slug) or abort(404)
+    _offer_modes(form, talk)
+    if not signups.signups_open(talk, now()):
+        return _form_page_again(slug, form, 409)
     if form.website.data:
         # A bot filled the field people never see: the same answer as anyone, whatever else it typed.
         db.session.rollback()
         return redirect(url_for("rsvp.sent", slug=slug), 303)
     if not form.validate_on_submit():
-        return render_template("rsvp/form.html", **context), 400
+        return _form_page_again(slug, form, 400)
     try:
         signups.sign_up(
             db.session,
@@ -132,13 +126,12 @@ def rsvp_form(slug: str) -> Any:
             question=form.question.data or "",
         )
     except signups.SignupError as error:
-        db.session.rollback()
         target = getattr(form, error.field, None) if error.field else None
         if target is not None:
             target.errors = [*target.errors, str(error)]
         else:
             form.form_errors.append(str(error))
-        return render_template("rsvp/form.html", **context), 409 if error.conflict else 400
+        return _form_page_again(slug, form, 409 if error.conflict else 400)
     jobs.commit_and_dispatch()
     # One answer whether the address was new (a confirmation is on its way) or already signed up
     # (its owner is sent their link again): whoever typed it must not learn which, nor reach that
@@ -146,6 +139,25 @@ def rsvp_form(slug: str) -> Any:
     # talk was found by it): `talk.slug` would read the talk and its parts, speakers and sections
     # again, as the commit expired them.
     return redirect(url_for("rsvp.sent", slug=slug), 303)
+
+
+def _form_page(talk: Talk, form: RsvpForm, status: int = 200) -> Any:
+    _offer_modes(form, talk)
+    context = {
+        "talk": talk,
+        "series": talk.series,
+        "tz": ZoneInfo(talk.series.timezone),
+        "form": form,
+        "is_open": signups.signups_open(talk, now()),
+    }
+    return render_template("rsvp/form.html", **context), status
+
+
+def _form_page_again(slug: str, form: RsvpForm, status: int) -> Any:
+    """The form with what was typed and why it was refused. Nothing of the POST is kept: its unit
+    of work is rolled back (the talk's lock with it) before the talk is read as the page shows it."""
+    db.session.rollback()
+    return _form_page(_public_talk(slug), form, status)
 
 
 @bp.get("/talks/<slug>/rsvp/sent")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from models import Talk
 
@@ -63,14 +63,26 @@ def lock_talk(session: Session, talk_id: int) -> Talk:
     return talk
 
 
-def locking_read(*criteria: ColumnElement[bool]) -> Select[tuple[Talk]]:
+def locking_read(
+    *criteria: ColumnElement[bool],
+    only: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] | None = None,
+) -> Select[tuple[Talk]]:
     """The statement that reads and locks the talk matching `criteria`, with its series and room
     (what a change to its sign-ups looks at). Build it once, with bound parameters: building
-    a statement costs about as much as running it."""
+    a statement costs about as much as running it.
+
+    `only`: the attributes to read of the talk, its series and its room, when a caller needs
+    few of them (a deferred one named there is read too); the others load when first asked for.
+    """
+    series, room = joinedload(Talk.series, innerjoin=True), joinedload(Talk.room)
+    options = [series, room]
+    if only is not None:
+        of_talk, of_series, of_room = only
+        options = [load_only(*of_talk), series.load_only(*of_series), room.load_only(*of_room)]
     return (
         select(Talk)
         .where(*criteria)
-        .options(joinedload(Talk.series, innerjoin=True), joinedload(Talk.room))
+        .options(*options)
         .with_for_update(of=Talk)
         .execution_options(populate_existing=True)
     )

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session
 
 from adapters.meetings import Meeting as ProviderMeeting
@@ -347,9 +347,24 @@ def wants_link(meeting: Meeting, rsvp: Rsvp | None) -> bool:
     return rsvp.status == RsvpStatus.SEATED and meeting.links_for_room
 
 
+def _meeting_of_read(session: Session, talk: Talk) -> Meeting | None:
+    """`meeting_of`, answered by the talk's own read when it carried its meeting's id (a sign-up's
+    read: `talks.talk_to_sign_up_for`) and this unit of work has touched no meeting since."""
+    state = inspect(talk)
+    if "active_meeting_id" not in state.dict or _has_meetings(session):
+        return meeting_of(session, talk.id)
+    meeting_id = state.dict["active_meeting_id"]
+    return None if meeting_id is None else session.get(Meeting, meeting_id)
+
+
+def _has_meetings(session: Session) -> bool:
+    actual = locks.actual_session(session)
+    return any(key[0] is Meeting for key in actual.identity_map) or any(isinstance(obj, Meeting) for obj in actual.new)
+
+
 def keep_in_step(session: Session, talk: Talk, rsvp: Rsvp | None, now: datetime, *, erased: Rsvp | None = None) -> None:
     """Register or cancel this sign-up's registration so that it matches what they now follow."""
-    meeting = meeting_of(session, talk.id)
+    meeting = _meeting_of_read(session, talk)
     if meeting is None:
         return
     subject = rsvp or erased

@@ -74,7 +74,8 @@ def insert_unless_conflict(
                 continue  # the database gives it
             setattr(obj, prop.key, _default(column))
         values[column.key] = state.dict[prop.key]
-    row = session.execute(statement, values).first()
+    # On the session's connection: the statement is Core, the session's execute would only add its bookkeeping.
+    row = session.connection().execute(statement, values).first()
     if row is None:
         return None
     returned = [mapper.get_property_by_column(column).key for column in mapper.primary_key] + list(computed)

@@ -253,6 +253,10 @@ _RSVP = Rsvp.__table__
 _COUNT = select(func.count(_RSVP.c.id)).where(
     _RSVP.c.talk_id == bindparam("talk_id"), _RSVP.c.status == bindparam("status")
 )
+# The talk's seats taken, as the database keeps them (`Talk.seats_taken`, up to date with this
+# transaction's own flushed changes): no count, whatever the number of sign-ups.
+_TALK = Talk.__table__
+_SEATS_TAKEN = select(_TALK.c.seats_taken).where(_TALK.c.id == bindparam("seat_talk"))
 _ACTIVE_ID = select(_RSVP.c.id).where(
     _RSVP.c.talk_id == bindparam("talk_id"),
     _RSVP.c.email == bindparam("email"),
@@ -305,7 +309,7 @@ def active_rsvp(session: Session, talk: Talk, email: str) -> Rsvp | None:
 
 def _has_free_seat(session: Session, talk: Talk) -> bool:
     seats = talk.seats
-    return seats is None or _count(session, talk, RsvpStatus.SEATED) < seats
+    return seats is None or (session.scalar(_SEATS_TAKEN, {"seat_talk": talk.id}) or 0) < seats
 
 
 def _online_has_room(session: Session, talk: Talk) -> bool:
@@ -387,13 +391,7 @@ def sign_up(
 
 # A seat while the seats taken are fewer than the talk's seats, else the waiting list.
 _SEATED_OR_WAITING = case(
-    (
-        select(func.count(_RSVP.c.id))
-        .where(_RSVP.c.talk_id == bindparam("seat_talk"), _RSVP.c.status == RsvpStatus.SEATED)
-        .scalar_subquery()
-        < bindparam("seats"),
-        literal(RsvpStatus.SEATED.value),
-    ),
+    (_SEATS_TAKEN.scalar_subquery() < bindparam("seats"), literal(RsvpStatus.SEATED.value)),
     else_=literal(RsvpStatus.WAITING.value),
 )
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import ScheduleEntry, Semester, Series, Talk, TalkPart, TalkStatus
+from models import Room, ScheduleEntry, Semester, Series, Talk, TalkPart, TalkStatus
 from services import locks
 
 
@@ -55,13 +55,43 @@ def talk_by_slug(session: Session, slug: str) -> Talk | None:
 
 
 def talk_to_sign_up_for(session: Session, slug: str) -> Talk | None:
-    """The published talk, locked for this unit of work and read with what a sign-up needs (its
-    series and room) in one statement: not the parts, speakers and sections a page shows, which
-    a page with errors loads as it renders."""
+    """The published talk, locked for this unit of work and read in one statement with what a
+    sign-up looks at and nothing else: the columns its rules read (`SIGN_UP_READS`), its series'
+    time zone and allowed domains, its room's seats, and the id of its meeting. Whatever else is
+    asked of it later (a page with errors renders it) loads then."""
     return locks.lock_talk_by(session, _TO_SIGN_UP_FOR, {"slug": slug})
 
 
-_TO_SIGN_UP_FOR = locks.locking_read(Talk.published.is_(True), Talk.slug == bindparam("slug"))
+def talk_to_change(session: Session, slug: str) -> Talk | None:
+    """The published talk, locked for this unit of work, read whole with its series and room."""
+    return locks.lock_talk_by(session, _TO_CHANGE, {"slug": slug})
+
+
+# What `signups.sign_up`, `signups.signups_open` and `signups.modes` read of a talk, its series
+# and its room (tests/services/test_signups.py holds a sign-up to reading nothing more).
+SIGN_UP_READS = (
+    Talk.series_id,
+    Talk.slug,
+    Talk.status,
+    Talk.published,
+    Talk.starts_at,
+    Talk.room_id,
+    Talk.online_platform,
+    Talk.room_capacity,
+    Talk.online_limit,
+    Talk.rsvp_open,
+    Talk.rsvp_closes_at,
+    Talk.ask_affiliation,
+    Talk.ask_question,
+    Talk.active_meeting_id,
+)
+
+_PUBLISHED_BY_SLUG = (Talk.published.is_(True), Talk.slug == bindparam("slug"))
+_TO_CHANGE = locks.locking_read(*_PUBLISHED_BY_SLUG)
+_TO_SIGN_UP_FOR = locks.locking_read(
+    *_PUBLISHED_BY_SLUG,
+    only=(SIGN_UP_READS, (Series.timezone, Series.rsvp_domains), (Room.capacity,)),
+)
 
 
 def upcoming_talks(session: Session, now: datetime, limit: int | None = None) -> list[Talk]:

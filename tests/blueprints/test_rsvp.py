@@ -298,9 +298,9 @@ def test_signing_up_reads_nothing_after_its_commit(
 def test_signing_up_runs_one_statement_for_each_thing_it_needs(
     seeded: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under the write lock: the talk with its series and room, then one INSERT for the sign-up
-    (which counts the seats taken, and writes nothing if the address is signed up) and one for
-    its confirmation, whether the talk has a meeting; and the commit."""
+    """Under the write lock: the talk with its series, room and meeting, then one INSERT for the
+    sign-up (which compares the seats taken with the seats, and writes nothing if the address is
+    signed up) and one for its confirmation; and the commit."""
     monkeypatch.setattr(jobs, "dispatch", lambda ids: None)  # the emails' own reads are the queue's
     statements: list[str] = []
     with seeded.app_context():
@@ -319,19 +319,23 @@ def test_signing_up_runs_one_statement_for_each_thing_it_needs(
     assert answered_sent(response, DEMO)
 
     def kind(statement: str) -> str:
-        words = statement.split()
-        if words[0] == "SELECT":
-            return "SELECT FROM " + words[words.index("FROM") + 1]
+        words = statement.replace("(", " ( ").replace(")", " ) ").split()
+        if words[0] == "SELECT":  # the FROM of the statement itself, not of a subquery
+            depth = 0
+            for at, word in enumerate(words):
+                depth += (word == "(") - (word == ")")
+                if word == "FROM" and depth == 0:
+                    return "SELECT FROM " + words[at + 1]
         return " ".join(words[:3] if words[0] == "INSERT" else words[:2])
 
     assert [kind(statement) for statement in statements] == [
         "BEGIN IMMEDIATE",
-        "SELECT FROM talk",
+        "SELECT FROM talk",  # with its meeting's id: is there one to register them with?
         "INSERT INTO rsvp",
         "INSERT INTO outbox_message",
-        "SELECT FROM meeting",  # is there a meeting to register them with? (services/meetings.py)
         "COMMIT",
     ]
+    assert "meeting" in statements[1], "the talk's meeting is looked up with the talk"
 
 
 def test_the_waiting_list_shows_and_emails_the_position(app: Flask, client: FlaskClient) -> None:
