@@ -18,12 +18,12 @@ from adapters.identity import OIDCProvider
 from adapters.mail import ConsoleMailer, Mailer, MemoryMailer, SMTPMailer
 from adapters.meetings import build_meeting_provider
 from adapters.ratelimits import LocalMemoryStorage
-from blueprints import auth, chats, errors, guards, health, organize, public, rsvp, speakers, webhooks
+from blueprints import auth, chats, errors, guards, health, limits, organize, public, rsvp, speakers, webhooks
 from blueprints.cached_pages import CachedPagesMiddleware
 from blueprints.sessions import SessionInterface
 from blueprints.site_address import SiteAddressMiddleware
 from config import load_config
-from extensions import csrf, db, limiter, migrate, talisman
+from extensions import csrf, db, migrate, talisman
 from services import locks
 from services.content_version import ContentVersion, RedisContentVersion, Version, bump_after_commits
 from services.pagecache import PageCache, release_fingerprint
@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     register_mail(app)
     register_meetings(app)
     register_jobs(app)
+    register_limits(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
@@ -153,12 +154,16 @@ def register_meetings(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """This app's job queue (jobs.AppQueue), from its own configuration: Redis, SQLite, or run at once."""
     app.extensions["lectern.queue"] = jobs.AppQueue(app)
+
+
+def register_limits(app: Flask) -> None:
+    """The sign-up forms' rate limits (blueprints/limits.py): in Redis, or in each process's memory."""
     # Without Redis, each process counts in its own memory (adapters/ratelimits.py).
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or LOCAL_LIMITS)
     if app.config["REDIS_URL"]:
         # A Redis that is down costs a request at most this long; the limits then count in memory.
         app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", dict(REDIS_TIMEOUTS))
-    limiter.init_app(app)
+    limits.register(app, app.config["RATELIMIT_STORAGE_URI"], app.config.get("RATELIMIT_STORAGE_OPTIONS") or {})
 
 
 def register_blueprints(app: Flask) -> None:

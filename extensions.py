@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_talisman import Talisman
@@ -31,5 +29,3 @@ class LecternTalisman(Talisman):
 
 
 talisman = LecternTalisman()
-# Limits are declared on the views that need them; none applies by default.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -5,7 +5,7 @@ limits' MemoryStorage frees expired counters from a timer thread, which it start
 10 ms later, over every counter) on each hit that finds none running: under steady sign-ups
 that is a new thread for nearly every request, about 0.3 ms of CPU each on the benchmark
 machine (docs/benchmarks.md), against a few microseconds for the count itself. This storage
-counts the same fixed windows (Flask-Limiter's default strategy, the one Lectern uses),
+counts the same fixed windows (the strategy blueprints/limits.py counts with),
 treats an expired counter as zero when it reads it, and drops expired counters from memory
 on a hit at most once a second.
 

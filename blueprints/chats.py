@@ -13,14 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from wtforms import EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 import jobs
+from blueprints import limits
 from blueprints import rsvp as rsvp_pages
 from blueprints.forms import LecternForm
-from extensions import db, limiter
+from extensions import db
 from models import ChatBooking, ChatRequest, Rsvp, RsvpStatus, Talk
 from services import chats, locks, talks
 from services.chats import Phase, SlotPlaces
@@ -97,10 +98,6 @@ def never_cached(response: Response) -> Response:
 # The booking page -----------------------------------------------------------------------------
 
 
-def _limit(setting: str) -> str:
-    return current_app.config[setting]
-
-
 def _booking_page(
     talk: Talk,
     form: ChatForm,
@@ -136,14 +133,13 @@ def _booking_page(
 
 
 @bp.route("/talks/<slug>/chat", methods=["GET", "POST"])
-@limiter.limit(lambda: _limit("RSVP_LIMIT_PER_EMAIL"), key_func=rsvp_pages.email_key, methods=["POST"])
-@limiter.limit(lambda: _limit("RSVP_LIMIT_PER_ADDRESS"), methods=["POST"])
 def book(slug: str) -> Any:
     if request.method == "GET":
         talk = talks.talk_by_slug(db.session, slug)
         if talk is None:
             abort(404)
         return _booking_page(talk, ChatForm())
+    limits.check_sign_up("chat", slug)
     locks.begin_write(db.session)  # before any read: this unit of work will write
     talk = talks.talk_to_change(db.session, slug)
     if talk is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,11 +23,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 import jobs
+from blueprints import limits
 from blueprints.forms import LecternForm
 from blueprints.public import series
-from extensions import db, limiter
+from extensions import db
 from models import Rsvp, RsvpStatus, Talk
-from services import addresses, locks, meetings, signups, talks
+from services import locks, meetings, signups, talks
 from services.tokens import BadToken, read_manage_token
 
 bp = Blueprint("rsvp", __name__)
@@ -61,21 +60,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def email_key() -> str:
-    """Rate-limit key for the per-email limit: this talk and the address as the rules keep it.
-
-    The kept address, not the typed one: look-alikes (a full-width letter, an ideographic full
-    stop, an IDN domain in either form) are one address to the one-sign-up rule, so one to the
-    limit too. Per talk, so that someone typing a victim's address can lock them out of one talk
-    at most.
-    """
-    slug = (request.view_args or {}).get("slug", "")
-    address = addresses.as_key(request.form.get("email") or "")
-    # Keyed by a digest, not the address: the key is a Redis key and appears in the limiter's log.
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(), hashlib.sha256).hexdigest()
-    return f"rsvp-email:{slug}:{digest[:32]}"
-
-
 def _public_talk(slug: str) -> Talk:
     talk = talks.talk_by_slug(db.session, slug)
     if talk is None:
@@ -89,19 +73,14 @@ def _offer_modes(form: RsvpForm, talk: Talk) -> None:
         form.mode.data = form.mode.choices[0].value
 
 
-def _limit(setting: str) -> str:
-    return current_app.config[setting]
-
-
 @bp.route("/talks/<slug>/rsvp", methods=["GET", "POST"])
-@limiter.limit(lambda: _limit("RSVP_LIMIT_PER_EMAIL"), key_func=email_key, methods=["POST"])
-@limiter.limit(lambda: _limit("RSVP_LIMIT_PER_ADDRESS"), methods=["POST"])
 def rsvp_form(slug: str) -> Any:
     # Built before the lock is taken: a form reads the request, not the database; only the
     # modes it offers depend on the talk.
     form = RsvpForm()
     if request.method == "GET":
         return _form_page(_public_talk(slug), form)
+    limits.check_sign_up("rsvp", slug)
     locks.begin_write(db.session)  # before any read: this unit of work will write
     # Under the lock, read only what a sign-up needs; a page with errors reads the rest.
     talk = talks.talk_to_sign_up_for(db.session, slug) or abort(404)

@@ -364,9 +364,10 @@ def sign_up(
         sequence=0,
     )
     # One statement writes the sign-up, unless the address has one (the one-active-sign-up
-    # index: no row then), and for the room works out its state from the seats taken, counted
-    # in the same statement. The talk is locked, so the count cannot change before the commit;
-    # on PostgreSQL the statement's snapshot is taken after the lock was granted.
+    # index: no row then), and for the room works out its state from the talk's seats taken
+    # (kept by the database's triggers), read in the same statement. The talk is locked, so they
+    # cannot change before the commit; on PostgreSQL the statement's snapshot is taken after
+    # the lock was granted.
     if mode == "room" and talk.seats is not None:
         rsvp = rows.insert_unless_conflict(
             session,

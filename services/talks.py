@@ -68,7 +68,8 @@ def talk_to_change(session: Session, slug: str) -> Talk | None:
 
 
 # What `signups.sign_up`, `signups.signups_open` and `signups.modes` read of a talk, its series
-# and its room (tests/services/test_signups.py holds a sign-up to reading nothing more).
+# and its room (tests/blueprints/test_rsvp.py holds a sign-up to the statements it needs: an
+# attribute missing here would be read by a statement of its own).
 SIGN_UP_READS = (
     Talk.series_id,
     Talk.slug,

@@ -10,7 +10,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from adapters import ratelimits
 from adapters.ratelimits import LocalMemoryStorage
-from extensions import limiter
+from blueprints import limits
 
 
 class Clock:
@@ -65,4 +65,5 @@ def test_clear_and_reset(clock: Clock) -> None:
 
 def test_it_is_what_the_app_counts_in_without_redis(app: Flask) -> None:
     assert isinstance(storage_from_string(app.config["RATELIMIT_STORAGE_URI"]), LocalMemoryStorage)
-    assert isinstance(limiter.storage, LocalMemoryStorage)
+    with app.app_context():
+        assert isinstance(limits.form_limits().storage, LocalMemoryStorage)
