@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,15 @@ def create_app(config: dict[str, Any] | None = None, *, instance_path: str | Non
     return app
 
 
+def _set_synchronous_commit(value: str, dbapi_connection: Any, _record: Any) -> None:
+    """Each new PostgreSQL connection commits as DATABASE_SYNCHRONOUS_COMMIT says (a value from
+    config.SYNCHRONOUS_COMMIT): set once per connection, not per transaction, and without
+    touching libpq's `options`, which the database URL or PGOPTIONS may carry."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('synchronous_commit', %s, false)", (value,))
+    dbapi_connection.commit()
+
+
 def register_proxy(app: Flask) -> None:
     """Behind N reverse proxies, trust their X-Forwarded-For header: the client's address.
 
@@ -68,6 +78,10 @@ def register_proxy(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     locks.register_sqlite_hooks()  # SQLite: WAL, foreign keys, and BEGIN IMMEDIATE for writes
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            setting = functools.partial(_set_synchronous_commit, app.config["DATABASE_SYNCHRONOUS_COMMIT"])
+            event.listen(db.engine, "connect", setting)
     migrate.init_app(app, db, directory=str(HERE / "migrations"), render_as_batch=True)
     version: Version
     if app.config["REDIS_URL"]:

@@ -41,8 +41,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         **defaults.SQLALCHEMY_ENGINE_OPTIONS,
         **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
     }
-    if app.config["DATABASE_URL"].startswith("postgresql"):
-        _commit_durability(app.config["SQLALCHEMY_ENGINE_OPTIONS"], app.config["DATABASE_SYNCHRONOUS_COMMIT"])
+    app.config["DATABASE_SYNCHRONOUS_COMMIT"] = synchronous_commit(app.config["DATABASE_SYNCHRONOUS_COMMIT"])
     app.config.setdefault("CONTENT_VERSION_FILE", str(instance / "content-version"))
     if not app.config.get("MAIL_BACKEND"):
         app.config["MAIL_BACKEND"] = "console" if app.config["ENV"] == "development" else "smtp"
@@ -73,16 +72,12 @@ TEXT_SETTINGS = (
 SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
 
 
-def _commit_durability(engine_options: dict[str, Any], setting: Any) -> None:
-    """Every connection starts with `synchronous_commit` as configured (libpq's `options`, added
-    to any the instance gives): no statement per transaction."""
-    value = {True: "on", False: "off"}.get(setting, setting) if isinstance(setting, bool) else setting
+def synchronous_commit(setting: Any) -> str:
+    """DATABASE_SYNCHRONOUS_COMMIT as PostgreSQL takes it, or a clear error at start."""
+    value = {True: "on", False: "off"}[setting] if isinstance(setting, bool) else setting
     if not isinstance(value, str) or value.strip().lower() not in SYNCHRONOUS_COMMIT:
         raise ValueError(f"DATABASE_SYNCHRONOUS_COMMIT must be one of {', '.join(SYNCHRONOUS_COMMIT)}, not {setting!r}")
-    connect_args = dict(engine_options.get("connect_args") or {})
-    given = connect_args.get("options", "")
-    connect_args["options"] = f"{given} -c synchronous_commit={value.strip().lower()}".strip()
-    engine_options["connect_args"] = connect_args
+    return value.strip().lower()
 
 
 def _keep_as_typed(app: Flask, names: tuple[str, ...]) -> None:

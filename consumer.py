@@ -17,10 +17,15 @@ from typing import Any
 import jobs
 from app import create_app
 
+# The consumer's COMMITs wait for the disk whatever the web's do (DATABASE_SYNCHRONOUS_COMMIT):
+# a delivery commits its claim before it sends, and that flush takes every commit before it
+# along, so no email goes out about a sign-up that a crash of the database could still lose.
+CONSUMER_SETTINGS = {"DATABASE_SYNCHRONOUS_COMMIT": "on"}
+
 
 def make_queue(instance_path: str | None = None) -> jobs.AppQueue:
     """The queue of a new app on `instance_path` (default: the instance folder beside app.py)."""
-    return create_app(instance_path=instance_path).extensions["lectern.queue"]
+    return create_app(CONSUMER_SETTINGS, instance_path=instance_path).extensions["lectern.queue"]
 
 
 @functools.cache

@@ -550,15 +550,19 @@ class Meeting(Base):
     talk: Mapped[Talk | None] = relationship()
 
 
-# The talk's meeting that still exists at the provider, by id. Deferred: only a read that asks
-# for it pays for it (a sign-up's, which needs it next: services/talks.py, services/meetings.py).
-Talk.active_meeting_id = column_property(
-    select(Meeting.id)
-    .where(Meeting.talk_id == Talk.id, Meeting.status == MeetingStatus.ACTIVE)
-    .correlate_except(Meeting)
-    .scalar_subquery(),
-    deferred=True,
-)
+def active_meeting_id_of(talk_id: Any) -> Any:
+    """The id of the meeting of the talk `talk_id` (a column) that still exists at the provider."""
+    return (
+        select(Meeting.id)
+        .where(Meeting.talk_id == talk_id, Meeting.status == MeetingStatus.ACTIVE)
+        .correlate_except(Meeting)
+        .scalar_subquery()
+    )
+
+
+# The talk's meeting, by id. Deferred: never read with the talk unless asked for; a sign-up's
+# INSERT returns it and sets it here (services/signups.py), for services/meetings.py to use.
+Talk.active_meeting_id = column_property(active_meeting_id_of(Talk.id), deferred=True)
 
 
 class RegistrantStatus(enum.StrEnum):

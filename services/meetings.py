@@ -348,8 +348,9 @@ def wants_link(meeting: Meeting, rsvp: Rsvp | None) -> bool:
 
 
 def _meeting_of_read(session: Session, talk: Talk) -> Meeting | None:
-    """`meeting_of`, answered by the talk's own read when it carried its meeting's id (a sign-up's
-    read: `talks.talk_to_sign_up_for`) and this unit of work has touched no meeting since."""
+    """`meeting_of`, answered by the id a sign-up's INSERT returned with the new sign-up
+    (`Talk.active_meeting_id`, set by services/signups.py), unless this unit of work has touched
+    a meeting since."""
     state = inspect(talk)
     if "active_meeting_id" not in state.dict or _has_meetings(session):
         return meeting_of(session, talk.id)

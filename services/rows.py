@@ -62,6 +62,21 @@ def insert_unless_conflict(
     key, in that order, for `obj` to take. `params` are the bound parameters of those
     expressions.
     """
+    written = insert_returning(session, obj, statement, computed=computed, params=params)
+    return None if written is None else written[0]
+
+
+def insert_returning(
+    session: Session,
+    obj: T,
+    statement: Insert,
+    *,
+    computed: tuple[str, ...] = (),
+    params: dict[str, Any] | None = None,
+) -> tuple[T, tuple[Any, ...]] | None:
+    """As `insert_unless_conflict`, for a statement that RETURNs more after the primary key and
+    the computed columns (what the statement read as it wrote, in its own snapshot): the object
+    and those further values, or None when it wrote no row."""
     state = inspect(obj)
     mapper = state.mapper
     values = dict(params or {})
@@ -79,15 +94,16 @@ def insert_unless_conflict(
     if row is None:
         return None
     returned = [mapper.get_property_by_column(column).key for column in mapper.primary_key] + list(computed)
-    for key, value in zip(returned, row, strict=True):
+    for key, value in zip(returned, row, strict=False):
         setattr(obj, key, value)
+    further = tuple(row[len(returned) :])
     make_transient_to_detached(obj)
     if state.key in session.identity_map:
         # An object of a unit of work rolled back earlier in this session, whose id the
         # database gave out again: it takes this row's state, as it would on a read.
-        return session.merge(obj, load=False)
+        return session.merge(obj, load=False), further
     session.add(obj)
-    return obj
+    return obj, further
 
 
 def _default(column: Column[Any]) -> Any:

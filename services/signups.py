@@ -25,8 +25,9 @@ from typing import Any, Literal
 from sqlalchemy import Insert, bindparam, case, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from models import ACTIVE_RSVP, Rsvp, RsvpStatus, Series, Talk, TalkStatus
+from models import ACTIVE_RSVP, Rsvp, RsvpStatus, Series, Talk, TalkStatus, active_meeting_id_of
 from services import addresses, locks, outbox, rows
 from services.text import list_items, one_line
 
@@ -368,17 +369,24 @@ def sign_up(
     # (kept by the database's triggers), read in the same statement. The talk is locked, so they
     # cannot change before the commit; on PostgreSQL the statement's snapshot is taken after
     # the lock was granted.
+    # It also returns the talk's meeting, read in its snapshot (after the lock: one read with
+    # the locked talk would have been taken before waiting for it), for the reactions.
     if mode == "room" and talk.seats is not None:
-        rsvp = rows.insert_unless_conflict(
+        written = rows.insert_returning(
             session,
             new,
             _insert_statement(session, seat_if_free=True),
             computed=("status",),
-            params={"seat_talk": talk.id, "seats": talk.seats},
+            params={"seat_talk": talk.id, "seats": talk.seats, "meeting_talk": talk.id},
         )
     else:
         new.status = RsvpStatus.SEATED if mode == "room" else RsvpStatus.ONLINE
-        rsvp = rows.insert_unless_conflict(session, new, _insert_statement(session, seat_if_free=False))
+        statement = _insert_statement(session, seat_if_free=False)
+        written = rows.insert_returning(session, new, statement, params={"meeting_talk": talk.id})
+    rsvp = None if written is None else written[0]
+    if written is not None:
+        (meeting_id,) = written[1]
+        set_committed_value(talk, "active_meeting_id", meeting_id)  # services/meetings.py reads it
     if rsvp is None:
         # Already signed up: the owner is sent their link again, and nothing changes.
         existing = active_rsvp(session, talk, address)
@@ -404,7 +412,10 @@ def _build_insert(dialect: Any, *, seat_if_free: bool) -> Insert:
     statement = statement.on_conflict_do_nothing(
         index_elements=[_RSVP.c.talk_id, _RSVP.c.email], index_where=text(ACTIVE_RSVP)
     )
-    return statement.returning(_RSVP.c.id, _RSVP.c.status) if seat_if_free else statement.returning(_RSVP.c.id)
+    meeting = active_meeting_id_of(bindparam("meeting_talk"))
+    if seat_if_free:
+        return statement.returning(_RSVP.c.id, _RSVP.c.status, meeting)
+    return statement.returning(_RSVP.c.id, meeting)
 
 
 _INSERTS = {
@@ -416,7 +427,8 @@ _INSERTS = {
 
 def _insert_statement(session: Session, *, seat_if_free: bool) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING on the one-active-sign-up index, RETURNING the new id
-    (and, with `seat_if_free`, the state it worked out: seated or waiting)."""
+    (and, with `seat_if_free`, the state it worked out: seated or waiting), then the id of the
+    talk's meeting."""
     return _INSERTS[(session.get_bind().dialect.name, seat_if_free)]
 
 

@@ -57,8 +57,8 @@ def talk_by_slug(session: Session, slug: str) -> Talk | None:
 def talk_to_sign_up_for(session: Session, slug: str) -> Talk | None:
     """The published talk, locked for this unit of work and read in one statement with what a
     sign-up looks at and nothing else: the columns its rules read (`SIGN_UP_READS`), its series'
-    time zone and allowed domains, its room's seats, and the id of its meeting. Whatever else is
-    asked of it later (a page with errors renders it) loads then."""
+    time zone and allowed domains, its room's seats. Whatever else is asked of it later (a page
+    with errors renders it) loads then."""
     return locks.lock_talk_by(session, _TO_SIGN_UP_FOR, {"slug": slug})
 
 
@@ -84,7 +84,6 @@ SIGN_UP_READS = (
     Talk.rsvp_closes_at,
     Talk.ask_affiliation,
     Talk.ask_question,
-    Talk.active_meeting_id,
 )
 
 _PUBLISHED_BY_SLUG = (Talk.published.is_(True), Talk.slug == bindparam("slug"))

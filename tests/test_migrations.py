@@ -166,3 +166,25 @@ def test_the_last_migration_leaves_the_triggers_that_keep_the_seats_taken(app: F
     with app.app_context():
         names = db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
     assert sorted(names) == ["rsvp_seat_changed", "rsvp_seat_freed", "rsvp_seat_taken"]
+
+
+def test_going_back_before_the_seats_taken_keeps_every_sign_up(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    try:
+        with app.app_context():
+            now = datetime.now(UTC)
+            talk_id = _old_talk(now)
+            for n in range(2):
+                _old_rsvp(talk_id, f"p{n}@example.org", now)
+            db.session.commit()
+            db.session.remove()
+
+            flask_migrate.downgrade(revision="0009")
+
+            assert db.session.scalar(sa.text("SELECT count(*) FROM rsvp")) == 2
+            columns = [row[1] for row in db.session.execute(sa.text("PRAGMA table_info(talk)"))]
+            assert "seats_taken" not in columns and "title" in columns
+            triggers = db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
+            assert triggers == []
+    finally:
+        dispose(app)

@@ -9,9 +9,10 @@ counted the seated sign-ups under the talk's lock, a count that grows with them;
 answers at once. Triggers on `rsvp` keep it, whatever writes a sign-up (the service, a cascade,
 a statement typed by hand), in the same transaction as the change.
 
-On SQLite a migration that rebuilds the `rsvp` table (Alembic's batch mode) drops its triggers:
-such a migration must call `create_triggers` again (tests/test_migrations.py checks that they
-are there after the last one).
+On SQLite a later migration that rebuilds `rsvp` or `talk` (Alembic's batch mode) must drop the
+triggers first (`drop_triggers`) and create them again after (`create_triggers`): rebuilding
+`rsvp` drops them, and rebuilding `talk` fails while they name it (tests/test_migrations.py
+checks that they are there after the last migration).
 """
 
 import sqlalchemy as sa
@@ -108,5 +109,6 @@ def upgrade():
 
 def downgrade():
     drop_triggers()
-    with op.batch_alter_table("talk") as batch_op:
-        batch_op.drop_column("seats_taken")
+    # A plain DROP COLUMN (SQLite 3.35 and later), never a batch rebuild of `talk`: dropping the
+    # table to rebuild it would take every row that references it along (foreign keys are on).
+    op.execute("ALTER TABLE talk DROP COLUMN seats_taken")

@@ -298,9 +298,9 @@ def test_signing_up_reads_nothing_after_its_commit(
 def test_signing_up_runs_one_statement_for_each_thing_it_needs(
     seeded: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under the write lock: the talk with its series, room and meeting, then one INSERT for the
-    sign-up (which compares the seats taken with the seats, and writes nothing if the address is
-    signed up) and one for its confirmation; and the commit."""
+    """Under the write lock: the talk with its series and room, then one INSERT for the sign-up
+    (which compares the seats taken with the seats, writes nothing if the address is signed up,
+    and returns the talk's meeting) and one for its confirmation; and the commit."""
     monkeypatch.setattr(jobs, "dispatch", lambda ids: None)  # the emails' own reads are the queue's
     statements: list[str] = []
     with seeded.app_context():
@@ -330,12 +330,12 @@ def test_signing_up_runs_one_statement_for_each_thing_it_needs(
 
     assert [kind(statement) for statement in statements] == [
         "BEGIN IMMEDIATE",
-        "SELECT FROM talk",  # with its meeting's id: is there one to register them with?
-        "INSERT INTO rsvp",
+        "SELECT FROM talk",
+        "INSERT INTO rsvp",  # returning the talk's meeting: is there one to register them with?
         "INSERT INTO outbox_message",
         "COMMIT",
     ]
-    assert "meeting" in statements[1], "the talk's meeting is looked up with the talk"
+    assert "FROM meeting" in statements[2], "the talk's meeting is looked up by the INSERT"
 
 
 def test_the_waiting_list_shows_and_emails_the_position(app: Flask, client: FlaskClient) -> None:

@@ -131,3 +131,45 @@ def test_a_duplicate_caught_by_the_unique_index_is_a_repeat_and_the_unit_of_work
             select(OutboxMessage.kind).where(OutboxMessage.rsvp_id == first.rsvp.id).order_by(OutboxMessage.id)
         ).all()
         assert kinds == ["rsvp.confirmation", "rsvp.manage_link"]
+
+
+def test_a_meeting_made_while_a_signup_waits_for_the_talk_gets_that_signup_registered(pg_seeded: Flask) -> None:
+    """The RSVP form reads the talk, then waits for its lock while an organizer's unit of work
+    makes the talk's meeting. The sign-up's INSERT, whose snapshot comes after the lock, finds
+    the meeting; a read taken with the locked talk would have said "none" and left them without
+    a personal link (save_created registers only the sign-ups committed before it)."""
+    from adapters.meetings import FakeMeetingProvider
+    from models import Registrant
+    from services import meetings
+
+    with pg_seeded.app_context():
+        engine = db.engine
+        talk = talks.talk_by_slug(db.session, live.TALK_SLUG)
+        talk_id, slug = talk.id, talk.slug
+        provider = FakeMeetingProvider()
+        created = meetings.create_at_provider(provider, meetings.spec_for(talk, waiting_room=False))
+        db.session.rollback()
+        signed: dict[str, int] = {}
+        finished = threading.Event()
+
+        def sign_up_online() -> None:
+            with pg_seeded.app_context(), Session(engine) as session:
+                locked = talks.talk_to_sign_up_for(session, slug)  # waits for the organizer's lock
+                assert locked is not None
+                result = signups.sign_up(session, talk_id, name="Ada", email="ada@example.org", mode="online", now=NOW)
+                signed["rsvp"] = result.rsvp.id
+                session.commit()
+            finished.set()
+
+        with Session(engine) as organizer:
+            meetings.save_created(
+                organizer, talk_id, created, provider="fake", waiting_room=False, links_for_room=False, now=NOW
+            )
+            attendee = threading.Thread(target=sign_up_online)
+            attendee.start()
+            assert not finished.wait(0.5), "the sign-up went ahead while the meeting was being made"
+            organizer.commit()
+        assert finished.wait(30)
+        attendee.join()
+        registered = db.session.scalar(select(Registrant).where(Registrant.rsvp_id == signed["rsvp"]))
+        assert registered is not None, "the sign-up made while the meeting was being made is registered"

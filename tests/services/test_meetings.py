@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from flask import Flask, render_template
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 import jobs
 from adapters.meetings import FakeMeetingProvider
 from extensions import db
 from models import Meeting, MeetingStatus, Registrant, RegistrantStatus, Rsvp, Talk, TalkStatus
-from services import delivery, meetings, outbox, signups, talk_changes, talk_editing, talks
+from services import delivery, meetings, outbox, signups, talk_changes, talk_editing
 from services.talk_changes import TalkCause
 from tests.conftest import dispose, make_app
 from tests.rsvp_support import make_talk, outbox_rows, sent_to, text_part
@@ -271,28 +272,24 @@ def test_a_talk_whose_meeting_went_gets_another(ctx: Flask, fake: FakeMeetingPro
     assert [m.talk_id for m in db.session.scalars(select(Meeting).order_by(Meeting.id))] == [None, None, None, talk.id]
 
 
-def test_a_sign_up_finds_the_meeting_read_with_its_talk(ctx: Flask, fake: FakeMeetingProvider) -> None:
-    """The RSVP form reads the talk with its meeting's id (talks.talk_to_sign_up_for): that id
-    registers the person, without a look-up of its own."""
+def test_a_sign_up_finds_the_meeting_its_insert_returned(ctx: Flask, fake: FakeMeetingProvider) -> None:
+    """The sign-up's INSERT returns the talk's meeting (read after the talk's lock was granted):
+    that id registers the person, without a look-up of its own."""
     talk = make_talk(5)
     meeting = with_meeting(talk, fake)
-    db.session.expire_all()
-    assert talks.talk_to_sign_up_for(db.session, talk.slug) is talk
     rsvp = sign_up(talk, "ada@example.org")
     assert registrant(rsvp).status == RegistrantStatus.REGISTERED
     assert "ada@example.org" in fake.active_registrants(meeting.external_id)
 
 
-def test_a_meeting_made_after_the_talk_was_read_is_not_missed(ctx: Flask, fake: FakeMeetingProvider) -> None:
-    """Read with the talk before this unit of work made a meeting, the id says "none": once a
-    meeting is in the session, the meeting is looked up instead."""
+def test_a_meeting_in_the_session_is_looked_up_not_taken_from_the_id_a_sign_up_returned(
+    ctx: Flask, fake: FakeMeetingProvider
+) -> None:
+    """The id a sign-up's INSERT returned is what the database held; a meeting this unit of work
+    holds may have changed since (made, or gone and not yet flushed): then it is looked up."""
     talk = make_talk(5)
-    db.session.expire_all()
-    talks.talk_to_sign_up_for(db.session, talk.slug)  # no meeting yet
-    created = meetings.create_at_provider(fake, meetings.spec_for(talk, waiting_room=False))
-    meeting = meetings.save_created(
-        db.session, talk.id, created, provider="fake", waiting_room=False, links_for_room=False, now=NOW
-    )
-    rsvp = sign_up(talk, "ada@example.org")
-    assert registrant(rsvp).status == RegistrantStatus.REGISTERED
-    assert "ada@example.org" in fake.active_registrants(meeting.external_id)
+    meeting = with_meeting(talk, fake)
+    set_committed_value(talk, "active_meeting_id", None)  # an id from before the meeting
+    assert meetings._meeting_of_read(db.session, talk) is meeting, "the session holds a meeting"
+    db.session.expunge(meeting)
+    assert meetings._meeting_of_read(db.session, talk) is None, "otherwise the id is taken as it is"
