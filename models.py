@@ -551,7 +551,8 @@ class Meeting(Base):
 
 
 def active_meeting_id_of(talk_id: Any) -> Any:
-    """The id of the meeting of the talk `talk_id` (a column) that still exists at the provider."""
+    """The id of the meeting of the talk `talk_id` (a column, or a bound parameter) that still
+    exists at the provider."""
     return (
         select(Meeting.id)
         .where(Meeting.talk_id == talk_id, Meeting.status == MeetingStatus.ACTIVE)

@@ -49,7 +49,7 @@ class FormLimits:
         self._items: dict[str, RateLimitItem] = {}
 
     def item(self, text: str) -> RateLimitItem:
-        """ "5 per 10 minutes" parsed once."""
+        """A limit as configured ("5 per 10 minutes"), parsed once."""
         if text not in self._items:
             self._items[text] = parse(text)
         return self._items[text]
