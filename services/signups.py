@@ -383,17 +383,15 @@ def sign_up(
         new.status = RsvpStatus.SEATED if mode == "room" else RsvpStatus.ONLINE
         statement = _insert_statement(session, seat_if_free=False)
         written = rows.insert_returning(session, new, statement, params={"meeting_talk": talk.id})
-    rsvp = None if written is None else written[0]
-    if written is not None:
-        (meeting_id,) = written[1]
-        set_committed_value(talk, "active_meeting_id", meeting_id)  # services/meetings.py reads it
-    if rsvp is None:
+    if written is None:
         # Already signed up: the owner is sent their link again, and nothing changes.
         existing = active_rsvp(session, talk, address)
         if existing is None:
             raise RuntimeError("the unique index refused a sign-up for an address not signed up")
         outbox.add(session, "rsvp.manage_link", rsvp=existing, talk=talk)
         return SignupResult(existing, created=False)
+    rsvp, (meeting_id,) = written
+    set_committed_value(talk, "active_meeting_id", meeting_id)  # services/meetings.py reads it
     _transition(session, talk, rsvp, rsvp.status, Cause.SIGNED_UP, now, new=True)
     return SignupResult(rsvp, created=True)
 

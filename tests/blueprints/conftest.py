@@ -72,6 +72,18 @@ def ada(seeded: Flask) -> FlaskClient:
     return logged_in(seeded, ADA)
 
 
+def settings_form(**overrides: str) -> dict[str, str]:
+    """The series settings form with the fields it requires, as a browser would post it."""
+    return {
+        "name": "Test Series",
+        "timezone": "America/Montreal",
+        "default_minutes": "60",
+        "default_room": "0",
+        "contact_email": "talks@example.org",
+        **overrides,
+    }
+
+
 def talk_form(**overrides: Any) -> dict[str, Any]:
     """The organizer's talk form, filled in, as a browser would post it."""
     form = {

@@ -18,7 +18,7 @@ from adapters.mail import SMTPMailer
 from extensions import db
 from models import OutboxMessage, Talk
 from tests.adapters.test_mail_smtp import SMTPServer, free_port
-from tests.blueprints.conftest import talk_form
+from tests.blueprints.conftest import settings_form, talk_form
 from tests.conftest import dispose, make_app
 
 LISTS = ["talks@lists.example.org", "seminars@lists.example.org"]
@@ -42,14 +42,7 @@ def app(tmp_path: Path, smtp: SMTPServer) -> Iterator[Flask]:
 
 @pytest.fixture
 def talk_id(seeded: Flask, ada: FlaskClient) -> int:
-    settings = {
-        "name": "Test Series",
-        "timezone": "America/Montreal",
-        "default_minutes": "60",
-        "default_room": "0",
-        "contact_email": "talks@example.org",
-        "announce_lists": ", ".join(LISTS),
-    }
+    settings = settings_form(announce_lists=", ".join(LISTS))
     assert ada.post("/organize/settings", data=settings).status_code == 302
     assert ada.post("/organize/talks/new", data=talk_form()).status_code == 302
     with seeded.app_context():

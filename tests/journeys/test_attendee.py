@@ -20,7 +20,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Talk
 from tests.adapters.test_mail_smtp import SMTPServer
-from tests.blueprints.conftest import ADA, logged_in
+from tests.blueprints.conftest import ADA, logged_in, settings_form
 from tests.journeys.conftest import LISTS, Journey, link_in, text_of
 from tests.zoom_fake import FakeZoom
 
@@ -44,14 +44,7 @@ def talk_id(seeded: Flask) -> int:
 @pytest.fixture
 def announced(seeded: Flask, ada: FlaskClient, talk_id: int, smtp: SMTPServer, zoom: FakeZoom) -> int:
     """The organizers' part: the mailing list, the Zoom meeting, the announcement sent. Returns the meeting id."""
-    settings = {
-        "name": "Test Series",
-        "timezone": "America/Montreal",
-        "default_minutes": "60",
-        "default_room": "0",
-        "contact_email": "talks@example.org",
-        "announce_lists": ", ".join(LISTS),
-    }
+    settings = settings_form(announce_lists=", ".join(LISTS))
     assert ada.post("/organize/settings", data=settings).status_code == 302
     assert ada.post(f"/organize/talks/{talk_id}/meeting/create", data={}).status_code == 302
     assert ada.post(f"/organize/talks/{talk_id}/announcement").status_code == 302
